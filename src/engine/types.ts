@@ -1,0 +1,88 @@
+import type { FieldChange, FieldRules } from "./diff.js";
+
+/** A reference to another resource's output, e.g. `${resources.clusters.ml.id}`. */
+export interface Ref {
+  kind: string;
+  name: string;
+  field: string;
+}
+
+/** `<kind>.<name>`, e.g. `databricks.job.nightly`. */
+export type Address = string;
+
+export const addressOf = (kind: string, name: string): Address => `${kind}.${name}`;
+
+/** One resource the configuration wants to exist. */
+export interface DesiredResource {
+  kind: string;
+  name: string;
+  /** The spec, possibly holding `RefValue` placeholders until the referenced resources exist. */
+  spec: Record<string, unknown>;
+  dependsOn: Ref[];
+  preventDestroy?: boolean;
+  /** Where it was declared, for messages. */
+  source?: { file: string; line: number; col: number };
+}
+
+/**
+ * What every resource adapter implements. The engine knows nothing about jobs or repos; an adapter
+ * knows nothing about concurrency, retries or state.
+ */
+export interface ResourceAdapter<Ctx = unknown, Spec = Record<string, unknown>, Remote = Record<string, unknown>> {
+  kind: string;
+  /** A stable name to find an existing object by when state is lost or a create's response was lost. */
+  naturalKey(spec: Spec): string;
+  read(ctx: Ctx, id: string): Promise<Remote | undefined>;
+  find(ctx: Ctx, spec: Spec): Promise<{ id: string; remote: Remote } | undefined>;
+  create(ctx: Ctx, spec: Spec): Promise<{ id: string; remote?: Remote }>;
+  update(ctx: Ctx, id: string, spec: Spec, remote: Remote): Promise<Remote | undefined>;
+  delete(ctx: Ctx, id: string): Promise<void>;
+  /** Projects the remote object onto the spec's shape for comparison. Default: the remote as is. */
+  normalize?(remote: Remote): Record<string, unknown>;
+  /** Output fields other resources may reference (`id` is always there). */
+  outputs?(id: string, remote: Remote | undefined): Record<string, unknown>;
+  rules: FieldRules;
+}
+
+export type ActionKind = "create" | "update" | "recreate" | "delete" | "skip";
+
+export interface PlannedAction {
+  address: Address;
+  kind: string;
+  name: string;
+  action: ActionKind;
+  /** The remote id, when the object exists. */
+  id?: string;
+  changes: FieldChange[];
+  /** Why, in a few words: "not in state", "drift", "adopted by natural key", ... */
+  reason?: string;
+  dependsOn: Address[];
+}
+
+export interface Plan {
+  version: 1;
+  environment: string;
+  /** State serial the plan was made against: a saved plan is stale when the state moved on. */
+  stateSerial: number;
+  stateLineage: string;
+  /** Fingerprint of the configuration inputs: a saved plan is stale when they changed. */
+  configFingerprint: string;
+  actions: PlannedAction[];
+  createdAt: string;
+}
+
+export interface PlanSummary {
+  create: number;
+  update: number;
+  recreate: number;
+  delete: number;
+  skip: number;
+}
+
+export function summarize(plan: Pick<Plan, "actions">): PlanSummary {
+  const s: PlanSummary = { create: 0, update: 0, recreate: 0, delete: 0, skip: 0 };
+  for (const a of plan.actions) s[a.action]++;
+  return s;
+}
+
+export const hasChanges = (plan: Pick<Plan, "actions">) => plan.actions.some((a) => a.action !== "skip");
