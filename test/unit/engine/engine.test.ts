@@ -62,7 +62,8 @@ const codec: SpecCodec = {
   },
   sensitive(spec) {
     const { secret, ...clean } = spec as { secret?: string };
-    return { clean, values: secret === undefined ? {} : { secret } };
+    const values: Record<string, string> = secret === undefined ? {} : { secret };
+    return { clean, values };
   },
 };
 
