@@ -55,6 +55,8 @@ export type Handler = (c: RequestContext) => unknown | Promise<unknown>;
 export interface RouteOptions {
   /** Routes that answer without a bearer token (discovery, OAuth token endpoint). */
   auth?: boolean;
+  /** Routes whose body is file content: it is never parsed, and `input` holds only the query. */
+  rawBody?: boolean;
 }
 
 interface Route {

@@ -1,5 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { ApiError } from "./http.js";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
+import { ApiError, alreadyExists } from "./http.js";
 import type { Collection, Store } from "./store/store.js";
 
 /** Who is calling: a workspace user or a service principal, resolved from the bearer token. */
@@ -74,6 +74,37 @@ export interface SpSecretRecord {
   expire_time?: string;
 }
 
+/** The claims a federated (workload identity) token must carry, as in the Databricks federation policy API. */
+export interface OidcFederationPolicy {
+  issuer?: string;
+  audiences?: string[];
+  subject?: string;
+  subject_claim?: string;
+  jwks_json?: string;
+  jwks_uri?: string;
+}
+
+/**
+ * A token federation policy: per service principal (workload identity federation) when
+ * `service_principal_id` is set, account-wide otherwise.
+ */
+export interface FederationPolicyRecord {
+  policy_id: string;
+  uid: string;
+  service_principal_id?: string;
+  description?: string;
+  oidc_policy: OidcFederationPolicy;
+  create_time: string;
+  update_time: string;
+}
+
+/** A group a principal belongs to, directly or through a nested group. */
+export interface GroupMembership {
+  id: string;
+  displayName: string;
+  direct: boolean;
+}
+
 export const ADMIN_USER_NAME = "admin@lakeforge.local";
 export const ADMINS_GROUP = "admins";
 export const USERS_GROUP = "users";
@@ -83,13 +114,22 @@ const sha256 = (value: string) => createHash("sha256").update(value).digest("hex
 /** The storage key of a token value: tokens are kept only as hashes. */
 export const tokenKey = sha256;
 
-/** Users, service principals, groups, tokens and service-principal OAuth secrets. */
+/** Entitlements the built-in `users` group grants every workspace identity. */
+const DEFAULT_USERS_ENTITLEMENTS = [{ value: "workspace-access" }, { value: "databricks-sql-access" }];
+
+/**
+ * Users, service principals, groups, tokens, service-principal OAuth secrets and federation policies.
+ * Users, service principals and groups share one id space, as in Databricks.
+ */
 export class Identity {
   readonly users: Collection<ScimUser>;
   readonly servicePrincipals: Collection<ScimServicePrincipal>;
   readonly groups: Collection<ScimGroup>;
   readonly tokens: Collection<TokenRecord>;
   readonly spSecrets: Collection<SpSecretRecord>;
+  readonly federationPolicies: Collection<FederationPolicyRecord>;
+  /** Small identity settings: the account id, one-time initialisations. */
+  readonly meta: Collection<string>;
 
   constructor(private readonly store: Store) {
     this.users = store.collection("scim_users");
@@ -97,6 +137,15 @@ export class Identity {
     this.groups = store.collection("scim_groups");
     this.tokens = store.collection("tokens");
     this.spSecrets = store.collection("sp_secrets");
+    this.federationPolicies = store.collection("federation_policies");
+    this.meta = store.collection("identity_meta");
+  }
+
+  /** The id of the (simulated) Databricks account the workspace belongs to: a UUID kept with the state. */
+  get accountId(): string {
+    let id = this.meta.get("account_id");
+    if (!id) id = this.meta.set("account_id", randomUUID());
+    return id;
   }
 
   newScimId(): string {
@@ -111,7 +160,12 @@ export class Identity {
     }
     if (!this.groups.find((g) => g.displayName === USERS_GROUP)) {
       const id = this.newScimId();
-      this.groups.set(id, { id, displayName: USERS_GROUP, members: [] });
+      this.groups.set(id, {
+        id,
+        displayName: USERS_GROUP,
+        members: [],
+        entitlements: DEFAULT_USERS_ENTITLEMENTS.map((e) => ({ ...e })),
+      });
     }
     let admin = this.users.find((u) => u.userName === ADMIN_USER_NAME);
     if (!admin) {
@@ -125,6 +179,9 @@ export class Identity {
       });
       this.addMember(ADMINS_GROUP, id, admin.userName);
     }
+    // Every user and service principal is a member of `users` (also in state written by older versions).
+    for (const u of this.users.values()) this.addMember(USERS_GROUP, u.id);
+    for (const sp of this.servicePrincipals.values()) this.addMember(USERS_GROUP, sp.id);
     return admin;
   }
 
@@ -146,6 +203,131 @@ export class Identity {
     if (!g) throw new Error(`group ${groupName} is missing`);
     if (g.members.some((m) => m.value === memberId)) return;
     this.groups.set(g.id, { ...g, members: [...g.members, { value: memberId, ...(display ? { display } : {}) }] });
+  }
+
+  /** Adds a member to a group given by id; a no-op when it is a member already. */
+  addMemberById(groupId: string, memberId: string): void {
+    const g = this.groups.get(groupId);
+    if (!g) throw new Error(`group ${groupId} is missing`);
+    if (g.members.some((m) => m.value === memberId)) return;
+    this.groups.set(g.id, { ...g, members: [...g.members, { value: memberId }] });
+  }
+
+  /** Removes a member from a group given by id; a no-op when it is not a member. */
+  removeMemberById(groupId: string, memberId: string): void {
+    const g = this.groups.get(groupId);
+    if (!g?.members.some((m) => m.value === memberId)) return;
+    this.groups.set(g.id, { ...g, members: g.members.filter((m) => m.value !== memberId) });
+  }
+
+  /** Ids of the groups that contain `memberId` directly. */
+  directGroupIds(memberId: string): string[] {
+    return this.groups.filter((g) => g.members.some((m) => m.value === memberId)).map((g) => g.id);
+  }
+
+  /** Every group containing `memberId`, directly or through nested groups. */
+  membershipsOf(memberId: string): GroupMembership[] {
+    const out = new Map<string, GroupMembership>();
+    const direct = new Set(this.directGroupIds(memberId));
+    const queue = [...direct];
+    while (queue.length > 0) {
+      const id = queue.pop() as string;
+      if (out.has(id)) continue;
+      const g = this.groups.get(id);
+      if (!g) continue;
+      out.set(id, { id, displayName: g.displayName, direct: direct.has(id) });
+      queue.push(...this.directGroupIds(id));
+    }
+    return [...out.values()];
+  }
+
+  /** True when group `groupId` contains `memberId`, directly or through nested groups. */
+  groupContains(groupId: string, memberId: string): boolean {
+    const seen = new Set<string>();
+    const queue = [groupId];
+    while (queue.length > 0) {
+      const id = queue.pop() as string;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const g = this.groups.get(id);
+      if (!g) continue;
+      for (const m of g.members) {
+        if (m.value === memberId) return true;
+        if (this.groups.has(m.value)) queue.push(m.value);
+      }
+    }
+    return false;
+  }
+
+  /** What an id in the shared SCIM id space names. */
+  kindOf(id: string): "user" | "service_principal" | "group" | undefined {
+    if (this.users.has(id)) return "user";
+    if (this.servicePrincipals.has(id)) return "service_principal";
+    if (this.groups.has(id)) return "group";
+    return undefined;
+  }
+
+  /** Creates a user and makes it a member of `users`; 409 when the userName is taken (case-insensitively). */
+  createUser(fields: Omit<ScimUser, "id">): ScimUser {
+    if (this.userByName(fields.userName)) throw alreadyExists(`User with username ${fields.userName} already exists.`);
+    const id = this.newScimId();
+    const user = this.users.set(id, { ...fields, id });
+    this.addMember(USERS_GROUP, id);
+    return user;
+  }
+
+  /**
+   * Creates a service principal (with a random UUID application id unless one is given) and makes it a
+   * member of `users`; 409 when the application id is taken.
+   */
+  createServicePrincipal(
+    fields: Omit<ScimServicePrincipal, "id" | "applicationId"> & { applicationId?: string },
+  ): ScimServicePrincipal {
+    const applicationId = fields.applicationId ?? randomUUID();
+    if (this.servicePrincipalByAppId(applicationId)) {
+      throw alreadyExists(`Service principal with application ID ${applicationId} already exists.`);
+    }
+    const id = this.newScimId();
+    const sp = this.servicePrincipals.set(id, { ...fields, applicationId, id });
+    this.addMember(USERS_GROUP, id);
+    return sp;
+  }
+
+  /** Creates a group; 409 when the display name is taken. */
+  createGroup(fields: Omit<ScimGroup, "id">): ScimGroup {
+    if (this.groupByName(fields.displayName)) throw alreadyExists(`Group with name ${fields.displayName} already exists.`);
+    const id = this.newScimId();
+    return this.groups.set(id, { ...fields, id });
+  }
+
+  /** Deletes a user or service principal with its group memberships, tokens, secrets and federation policies. */
+  deletePrincipal(kind: Principal["kind"], id: string): void {
+    for (const groupId of this.directGroupIds(id)) this.removeMemberById(groupId, id);
+    for (const [key, t] of [...this.tokens.entries()]) {
+      if (t.principal_kind === kind && t.principal_id === id) this.tokens.delete(key);
+    }
+    if (kind === "user") {
+      this.users.delete(id);
+      return;
+    }
+    for (const s of this.spSecrets.filter((x) => x.sp_id === id)) this.spSecrets.delete(s.id);
+    for (const [key, p] of [...this.federationPolicies.entries()]) {
+      if (p.service_principal_id === id) this.federationPolicies.delete(key);
+    }
+    this.servicePrincipals.delete(id);
+  }
+
+  /** Deletes a group and removes it from the groups it was nested in. */
+  deleteGroup(id: string): void {
+    for (const groupId of this.directGroupIds(id)) this.removeMemberById(groupId, id);
+    this.groups.delete(id);
+  }
+
+  /** Forgets expired tokens (OAuth access tokens accumulate otherwise). */
+  pruneExpiredTokens(now = Date.now()): void {
+    for (const [key, t] of [...this.tokens.entries()]) {
+      if (t.expiry_time !== -1 && t.expiry_time < now) this.tokens.delete(key);
+    }
   }
 
   /** Display names of every group containing `memberId`, following nested groups. */

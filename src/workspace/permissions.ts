@@ -141,7 +141,9 @@ export class Permissions {
       }
       cursor = cursorSpec.parent?.(cursor.id);
     }
-    return best >= 0 ? spec.levels[best] : undefined;
+    if (best < 0) return undefined;
+    // rank() places IS_OWNER above every listed level, past the end of `levels`.
+    return best >= spec.levels.length ? "IS_OWNER" : spec.levels[best];
   }
 
   has(principal: Principal, type: string, id: string, level: string): boolean {

@@ -199,7 +199,9 @@ function parseInput(query: URLSearchParams, raw: Buffer, contentType: string | u
   if (raw.length === 0) return input;
   const ct = (contentType ?? "").toLowerCase();
   if (ct.startsWith("multipart/") || ct.startsWith("application/octet-stream")) return input;
-  if (ct.startsWith("application/x-www-form-urlencoded")) {
+  // Like the real service, a JSON body is accepted whatever the content type says (`curl -d '{...}'`
+  // sends it as a form).
+  if (ct.startsWith("application/x-www-form-urlencoded") && raw[0] !== 0x7b) {
     for (const [k, v] of new URLSearchParams(raw.toString("utf8"))) input[k] = v;
     return input;
   }
@@ -307,7 +309,7 @@ async function handle(router: Router, ws: Workspace, req: IncomingMessage, res: 
       query,
       headers: req.headers,
       rawBody: raw,
-      input: parseInput(query, raw, req.headers["content-type"]),
+      input: parseInput(query, match.options.rawBody ? Buffer.alloc(0) : raw, req.headers["content-type"]),
       principal: principal as Principal,
       ws,
     };

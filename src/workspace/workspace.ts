@@ -34,7 +34,10 @@ export class RequestLog {
   record(entry: Omit<RequestLogEntry, "seq" | "time">): RequestLogEntry {
     const full: RequestLogEntry = { seq: ++this.seq, time: new Date().toISOString(), ...entry };
     this.entries.push(full);
-    if (this.entries.length > this.capacity) this.entries.splice(0, this.entries.length - this.capacity);
+    // Trim in batches of capacity/16: dropping one entry per request would move the whole array each time.
+    if (this.entries.length >= this.capacity + Math.max(1, this.capacity >> 4)) {
+      this.entries.splice(0, this.entries.length - this.capacity);
+    }
     this.file?.write(`${JSON.stringify(full)}\n`);
     return full;
   }

@@ -1,23 +1,1074 @@
-import type { Router } from "../http.js";
-import type { Principal } from "../identity.js";
+import {
+  type ApiError,
+  alreadyExists,
+  denied,
+  invalid,
+  type JsonObject,
+  notFound,
+  RawResponse,
+  type RequestContext,
+  type Router,
+  str,
+} from "../http.js";
+import {
+  ADMINS_GROUP,
+  type Identity,
+  type Principal,
+  type ScimGroup,
+  type ScimServicePrincipal,
+  type ScimUser,
+  USERS_GROUP,
+} from "../identity.js";
 import type { Workspace } from "../workspace.js";
 
-const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+/**
+ * The workspace SCIM 2.0 API under `/api/2.0/preview/scim/v2/`: `Me`, `Users`, `Groups` and
+ * `ServicePrincipals` with create, get, list (filter, attribute selection, sorting, paging), replace
+ * (PUT), patch (PatchOp) and delete.
+ *
+ * As in Databricks: every new user and service principal joins the built-in `users` group, whose
+ * membership the workspace manages; a principal's `groups` attribute is computed from group
+ * memberships (`direct`, or `indirect` through nested groups); writes are for workspace admins;
+ * non-admins listing or reading other identities see only their names and ids.
+ */
 
-/** SCIM identity endpoints. */
+const BASE = "/api/2.0/preview/scim/v2";
+
+export const SCHEMAS = {
+  user: "urn:ietf:params:scim:schemas:core:2.0:User",
+  userWorkspace: "urn:ietf:params:scim:schemas:extension:workspace:2.0:User",
+  group: "urn:ietf:params:scim:schemas:core:2.0:Group",
+  servicePrincipal: "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal",
+  list: "urn:ietf:params:scim:api:messages:2.0:ListResponse",
+  patch: "urn:ietf:params:scim:api:messages:2.0:PatchOp",
+} as const;
+
+type ResourceType = "Users" | "Groups" | "ServicePrincipals";
+
+/** Attribute names per resource type as the schema spells them; requests may use any capitalisation. */
+const ATTRIBUTES: Record<ResourceType, string[]> = {
+  Users: ["id", "userName", "displayName", "active", "emails", "name", "entitlements", "roles", "externalId", "groups"],
+  ServicePrincipals: ["id", "applicationId", "displayName", "active", "entitlements", "roles", "externalId", "groups"],
+  Groups: ["id", "displayName", "members", "entitlements", "roles", "externalId", "groups", "meta"],
+};
+const MULTI_VALUED = new Set(["emails", "entitlements", "roles", "groups", "members"]);
+/** Attributes whose values compare case-sensitively (RFC 7644 `caseExact`); everything else does not. */
+const CASE_EXACT = new Set(["id", "externalid", "value", "$ref", "applicationid"]);
+
 export function register(r: Router, ws: Workspace): void {
-  r.get("/api/2.0/preview/scim/v2/Me", (c) => me(ws, c.principal));
+  const id = ws.identity;
+
+  const requireAdmin = (c: RequestContext, action: string) => {
+    if (!c.principal.admin) throw denied(`Only workspace admins can ${action}.`);
+  };
+
+  // ----- Me -------------------------------------------------------------------------------------
+  r.get(`${BASE}/Me`, (c) => project(renderMe(id, c.principal), c.input));
+
+  // ----- Users ----------------------------------------------------------------------------------
+  r.get(`${BASE}/Users`, (c) => {
+    const all = [...id.users.values()].map((u) => renderUser(id, u));
+    return listResponse(all, c.input, (doc) => (c.principal.admin || doc.id === c.principal.id ? doc : limitedUser(doc)));
+  });
+  r.get(`${BASE}/Users/:id`, (c) => {
+    const doc = renderUser(id, getUser(id, c.params.id as string));
+    return project(c.principal.admin || doc.id === c.principal.id ? doc : limitedUser(doc), c.input);
+  });
+  r.post(`${BASE}/Users`, (c) => {
+    requireAdmin(c, "create users");
+    const doc = userDoc(c.input);
+    const fields = userFields(doc);
+    const parents = checkParentGroups(id, undefined, parentRefs(doc.groups), "user");
+    const user = id.createUser(fields);
+    applyParentGroups(id, user.id, parents);
+    return created(renderUser(id, user));
+  });
+  r.put(`${BASE}/Users/:id`, (c) => {
+    requireAdmin(c, "update users");
+    const existing = getUser(id, c.params.id as string);
+    const doc = userDoc(c.input);
+    saveUser(id, existing, doc);
+    return renderUser(id, getUser(id, existing.id));
+  });
+  r.patch(`${BASE}/Users/:id`, (c) => {
+    requireAdmin(c, "update users");
+    const existing = getUser(id, c.params.id as string);
+    const doc = applyPatch(renderUser(id, existing), c.input, "Users");
+    saveUser(id, existing, doc);
+    return renderUser(id, getUser(id, existing.id));
+  });
+  r.delete(`${BASE}/Users/:id`, (c) => {
+    requireAdmin(c, "delete users");
+    const user = getUser(id, c.params.id as string);
+    id.deletePrincipal("user", user.id);
+    return new RawResponse(204, undefined);
+  });
+
+  // ----- Service principals ---------------------------------------------------------------------
+  r.get(`${BASE}/ServicePrincipals`, (c) => {
+    const all = [...id.servicePrincipals.values()].map((sp) => renderServicePrincipal(id, sp));
+    return listResponse(all, c.input, (doc) =>
+      c.principal.admin || doc.id === c.principal.id ? doc : limitedServicePrincipal(doc),
+    );
+  });
+  r.get(`${BASE}/ServicePrincipals/:id`, (c) => {
+    const doc = renderServicePrincipal(id, getServicePrincipal(id, c.params.id as string));
+    return project(c.principal.admin || doc.id === c.principal.id ? doc : limitedServicePrincipal(doc), c.input);
+  });
+  r.post(`${BASE}/ServicePrincipals`, (c) => {
+    requireAdmin(c, "create service principals");
+    const doc = servicePrincipalDoc(c.input);
+    const appId = doc.applicationId;
+    if (appId !== undefined && (typeof appId !== "string" || appId === "")) {
+      throw invalid("applicationId must be a non-empty string");
+    }
+    const fields = servicePrincipalFields(doc);
+    const parents = checkParentGroups(id, undefined, parentRefs(doc.groups), "service_principal");
+    const sp = id.createServicePrincipal({ ...fields, ...(appId ? { applicationId: appId } : {}) });
+    applyParentGroups(id, sp.id, parents);
+    return created(renderServicePrincipal(id, sp));
+  });
+  r.put(`${BASE}/ServicePrincipals/:id`, (c) => {
+    requireAdmin(c, "update service principals");
+    const existing = getServicePrincipal(id, c.params.id as string);
+    saveServicePrincipal(id, existing, servicePrincipalDoc(c.input));
+    return renderServicePrincipal(id, getServicePrincipal(id, existing.id));
+  });
+  r.patch(`${BASE}/ServicePrincipals/:id`, (c) => {
+    requireAdmin(c, "update service principals");
+    const existing = getServicePrincipal(id, c.params.id as string);
+    const doc = applyPatch(renderServicePrincipal(id, existing), c.input, "ServicePrincipals");
+    saveServicePrincipal(id, existing, doc);
+    return renderServicePrincipal(id, getServicePrincipal(id, existing.id));
+  });
+  r.delete(`${BASE}/ServicePrincipals/:id`, (c) => {
+    requireAdmin(c, "delete service principals");
+    const sp = getServicePrincipal(id, c.params.id as string);
+    id.deletePrincipal("service_principal", sp.id);
+    return new RawResponse(204, undefined);
+  });
+
+  // ----- Groups ---------------------------------------------------------------------------------
+  r.get(`${BASE}/Groups`, (c) => {
+    const all = [...id.groups.values()].map((g) => renderGroup(id, g));
+    return listResponse(all, c.input, (doc) => (c.principal.admin ? doc : limitedGroup(doc)));
+  });
+  r.get(`${BASE}/Groups/:id`, (c) => {
+    const doc = renderGroup(id, getGroup(id, c.params.id as string));
+    return project(c.principal.admin ? doc : limitedGroup(doc), c.input);
+  });
+  r.post(`${BASE}/Groups`, (c) => {
+    requireAdmin(c, "create groups");
+    const doc = groupDoc(c.input);
+    const displayName = requireName(doc.displayName, "displayName");
+    const members = [...new Set(refValues(doc.members))];
+    for (const m of members) requireMember(id, m);
+    const fields = groupFields(doc);
+    const parents = checkParentGroups(id, undefined, parentRefs(doc.groups), "group", wouldContain(id, members));
+    const group = id.createGroup({ ...fields, displayName, members: members.map((value) => ({ value })) });
+    applyParentGroups(id, group.id, parents);
+    return created(renderGroup(id, group));
+  });
+  r.put(`${BASE}/Groups/:id`, (c) => {
+    requireAdmin(c, "update groups");
+    const existing = getGroup(id, c.params.id as string);
+    saveGroup(id, existing, groupDoc(c.input));
+    return renderGroup(id, getGroup(id, existing.id));
+  });
+  r.patch(`${BASE}/Groups/:id`, (c) => {
+    requireAdmin(c, "update groups");
+    const existing = getGroup(id, c.params.id as string);
+    const doc = applyPatch(renderGroup(id, existing), c.input, "Groups");
+    saveGroup(id, existing, doc);
+    return renderGroup(id, getGroup(id, existing.id));
+  });
+  r.delete(`${BASE}/Groups/:id`, (c) => {
+    requireAdmin(c, "delete groups");
+    const group = getGroup(id, c.params.id as string);
+    if (group.displayName === ADMINS_GROUP || group.displayName === USERS_GROUP) {
+      throw invalid(`Group ${group.displayName} is a built-in group and cannot be deleted.`);
+    }
+    id.deleteGroup(group.id);
+    return new RawResponse(204, undefined);
+  });
 }
 
-function me(ws: Workspace, p: Principal) {
-  const groups = ws.identity.groupsOf(p.id).map((name) => {
-    const g = ws.identity.groupByName(name);
-    return { display: name, value: g?.id, $ref: `Groups/${g?.id}`, type: "direct" };
-  });
-  if (p.kind === "user") {
-    const u = ws.identity.users.get(p.id);
-    return { ...u, groups, schemas: [USER_SCHEMA] };
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+function getUser(id: Identity, userId: string): ScimUser {
+  const u = id.users.get(userId);
+  if (!u) throw notFound(`User with id ${userId} not found.`);
+  return u;
+}
+
+function getServicePrincipal(id: Identity, spId: string): ScimServicePrincipal {
+  const sp = id.servicePrincipals.get(spId);
+  if (!sp) throw notFound(`Service principal with id ${spId} not found.`);
+  return sp;
+}
+
+function getGroup(id: Identity, groupId: string): ScimGroup {
+  const g = id.groups.get(groupId);
+  if (!g) throw notFound(`Group with id ${groupId} not found.`);
+  return g;
+}
+
+function requireMember(id: Identity, memberId: string): void {
+  if (!id.kindOf(memberId)) throw invalid(`Member ${memberId} is not a user, service principal or group in this workspace.`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+const refPath = { user: "Users", service_principal: "ServicePrincipals", group: "Groups" } as const;
+
+function groupsAttribute(id: Identity, memberId: string): JsonObject[] {
+  return id.membershipsOf(memberId).map((m) => ({
+    display: m.displayName,
+    type: m.direct ? "direct" : "indirect",
+    value: m.id,
+    $ref: `Groups/${m.id}`,
+  }));
+}
+
+function compact(doc: JsonObject): JsonObject {
+  for (const [k, v] of Object.entries(doc)) {
+    if (v === undefined || (Array.isArray(v) && v.length === 0)) delete doc[k];
   }
-  const sp = ws.identity.servicePrincipals.get(p.id);
-  return { ...sp, userName: sp?.applicationId, groups, schemas: [USER_SCHEMA] };
+  return doc;
+}
+
+export function renderUser(id: Identity, u: ScimUser): JsonObject {
+  return compact({
+    schemas: [SCHEMAS.user, SCHEMAS.userWorkspace],
+    id: u.id,
+    userName: u.userName,
+    displayName: u.displayName,
+    active: u.active,
+    emails: u.emails,
+    name: u.name,
+    externalId: u.externalId,
+    entitlements: u.entitlements,
+    roles: u.roles,
+    groups: groupsAttribute(id, u.id),
+  });
+}
+
+export function renderServicePrincipal(id: Identity, sp: ScimServicePrincipal): JsonObject {
+  return compact({
+    schemas: [SCHEMAS.servicePrincipal],
+    id: sp.id,
+    applicationId: sp.applicationId,
+    displayName: sp.displayName,
+    active: sp.active,
+    externalId: sp.externalId,
+    entitlements: sp.entitlements,
+    roles: sp.roles,
+    groups: groupsAttribute(id, sp.id),
+  });
+}
+
+export function renderGroup(id: Identity, g: ScimGroup): JsonObject {
+  const members = g.members.flatMap((m) => {
+    const kind = id.kindOf(m.value);
+    if (!kind) return [];
+    const display =
+      kind === "user"
+        ? (id.users.get(m.value)?.displayName ?? id.users.get(m.value)?.userName)
+        : kind === "service_principal"
+          ? (id.servicePrincipals.get(m.value)?.displayName ?? id.servicePrincipals.get(m.value)?.applicationId)
+          : id.groups.get(m.value)?.displayName;
+    return [{ display, value: m.value, $ref: `${refPath[kind]}/${m.value}` }];
+  });
+  return compact({
+    schemas: [SCHEMAS.group],
+    id: g.id,
+    displayName: g.displayName,
+    members,
+    externalId: g.externalId,
+    entitlements: g.entitlements,
+    roles: g.roles,
+    groups: groupsAttribute(id, g.id).filter((x) => x.type === "direct"),
+    meta: { resourceType: "WorkspaceGroup" },
+  });
+}
+
+/** `Me`: a user, or a service principal presented as a user whose userName is its application id. */
+function renderMe(id: Identity, p: Principal): JsonObject {
+  if (p.kind === "user") return renderUser(id, getUser(id, p.id));
+  const sp = renderServicePrincipal(id, getServicePrincipal(id, p.id));
+  const { applicationId, ...rest } = sp;
+  return { ...rest, schemas: [SCHEMAS.user], userName: applicationId };
+}
+
+const pick = (doc: JsonObject, keys: string[]): JsonObject =>
+  Object.fromEntries(Object.entries(doc).filter(([k]) => keys.includes(k)));
+const limitedUser = (doc: JsonObject) => pick(doc, ["schemas", "id", "userName", "displayName"]);
+const limitedServicePrincipal = (doc: JsonObject) => pick(doc, ["schemas", "id", "applicationId", "displayName", "active"]);
+const limitedGroup = (doc: JsonObject) => pick(doc, ["schemas", "id", "displayName", "meta"]);
+
+function created(doc: JsonObject): RawResponse {
+  return new RawResponse(201, JSON.stringify(doc), { "content-type": "application/json" });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request documents → stored records
+
+/** The request body with attribute names made canonical (SCIM attribute names are case-insensitive). */
+function canonicalDoc(input: JsonObject, type: ResourceType): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(input)) out[canonicalName(k, type)] = v;
+  return out;
+}
+
+const userDoc = (input: JsonObject) => canonicalDoc(input, "Users");
+const servicePrincipalDoc = (input: JsonObject) => canonicalDoc(input, "ServicePrincipals");
+const groupDoc = (input: JsonObject) => canonicalDoc(input, "Groups");
+
+function requireName(v: unknown, field: string): string {
+  if (typeof v !== "string" || v.trim() === "") throw invalid(`${field} is required and must be a non-empty string`);
+  return v;
+}
+
+function optString(v: unknown, field: string): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw invalid(`${field} must be a string`);
+  return v;
+}
+
+/** `active` as a boolean; identity providers send "True"/"False" strings too. Absent means active. */
+function activeFlag(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string" && /^(true|false)$/i.test(v)) return v.toLowerCase() === "true";
+  throw invalid("active must be a boolean");
+}
+
+function complexValues<T extends object>(v: unknown, field: string): T[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const list = Array.isArray(v) ? v : [v];
+  for (const item of list) {
+    if (!item || typeof item !== "object" || Array.isArray(item)) throw invalid(`${field} must be a list of objects`);
+  }
+  const clean = list.map((item) => {
+    const o: JsonObject = {};
+    for (const [k, val] of Object.entries(item as JsonObject)) if (val !== undefined && val !== null) o[k] = val;
+    return o as T;
+  });
+  return clean.length > 0 ? clean : undefined;
+}
+
+/** `value`s of a list of references (`members`, `groups`). */
+function refValues(v: unknown): string[] {
+  const list = complexValues<{ value?: unknown }>(v, "references") ?? [];
+  return list.map((item) => {
+    if (typeof item.value !== "string" && typeof item.value !== "number") {
+      throw invalid("Each reference needs a value (the id of a user, service principal or group)");
+    }
+    return String(item.value);
+  });
+}
+
+/** Only entitlement and role `value`s are kept, as Databricks does. */
+function valueList(v: unknown, field: string): { value: string }[] | undefined {
+  const list = complexValues<{ value?: unknown }>(v, field);
+  if (!list) return undefined;
+  const values = list.map((item) => {
+    if (typeof item.value !== "string") throw invalid(`Each entry of ${field} needs a string value`);
+    return item.value;
+  });
+  return [...new Set(values)].map((value) => ({ value }));
+}
+
+function userFields(doc: JsonObject): Omit<ScimUser, "id"> {
+  const userName = requireName(doc.userName, "userName");
+  const emails =
+    complexValues<NonNullable<ScimUser["emails"]>[number]>(doc.emails, "emails") ??
+    (userName.includes("@") ? [{ value: userName, type: "work", primary: true }] : undefined);
+  const name = doc.name;
+  if (name !== undefined && name !== null && (typeof name !== "object" || Array.isArray(name))) {
+    throw invalid("name must be an object");
+  }
+  const fields: Omit<ScimUser, "id"> = { userName, active: activeFlag(doc.active) };
+  const displayName = optString(doc.displayName, "displayName");
+  if (displayName !== undefined) fields.displayName = displayName;
+  if (emails) fields.emails = emails;
+  if (name && Object.keys(name).length > 0) fields.name = name as ScimUser["name"];
+  const externalId = optString(doc.externalId, "externalId");
+  if (externalId !== undefined) fields.externalId = externalId;
+  const entitlements = valueList(doc.entitlements, "entitlements");
+  if (entitlements) fields.entitlements = entitlements;
+  const roles = valueList(doc.roles, "roles");
+  if (roles) fields.roles = roles;
+  return fields;
+}
+
+function servicePrincipalFields(doc: JsonObject): Omit<ScimServicePrincipal, "id" | "applicationId"> {
+  const fields: Omit<ScimServicePrincipal, "id" | "applicationId"> = { active: activeFlag(doc.active) };
+  const displayName = optString(doc.displayName, "displayName");
+  if (displayName !== undefined) fields.displayName = displayName;
+  const externalId = optString(doc.externalId, "externalId");
+  if (externalId !== undefined) fields.externalId = externalId;
+  const entitlements = valueList(doc.entitlements, "entitlements");
+  if (entitlements) fields.entitlements = entitlements;
+  const roles = valueList(doc.roles, "roles");
+  if (roles) fields.roles = roles;
+  return fields;
+}
+
+function groupFields(doc: JsonObject): Omit<ScimGroup, "id" | "displayName" | "members"> {
+  const fields: Omit<ScimGroup, "id" | "displayName" | "members"> = {};
+  const externalId = optString(doc.externalId, "externalId");
+  if (externalId !== undefined) fields.externalId = externalId;
+  const entitlements = valueList(doc.entitlements, "entitlements");
+  if (entitlements) fields.entitlements = entitlements;
+  const roles = valueList(doc.roles, "roles");
+  if (roles) fields.roles = roles;
+  return fields;
+}
+
+/**
+ * The direct parent groups a request asks for (`groups` of a user, service principal or group).
+ * Entries a client read back as `indirect` memberships are not direct ones and are skipped.
+ */
+function parentRefs(v: unknown): string[] {
+  const list = complexValues<{ value?: unknown; type?: unknown }>(v, "groups") ?? [];
+  return refValues(list.filter((g) => String(g.type ?? "").toLowerCase() !== "indirect"));
+}
+
+/**
+ * Checks that `memberId` may become a direct member of exactly the groups in `wanted` and returns that
+ * set. Membership of `users` is kept for users and service principals whatever the request says: the
+ * workspace manages it. For a group, `contains(g)` tells whether it (with its new members) would
+ * contain group `g`, which would make a cycle.
+ */
+function checkParentGroups(
+  id: Identity,
+  memberId: string | undefined,
+  wanted: string[],
+  kind: Principal["kind"] | "group",
+  contains: (groupId: string) => boolean = () => false,
+): Set<string> {
+  const usersGroup = id.groupByName(USERS_GROUP);
+  const want = new Set(wanted);
+  if (kind !== "group" && usersGroup) want.add(usersGroup.id);
+  const current = memberId ? id.directGroupIds(memberId) : [];
+  for (const groupId of want) {
+    if (!id.groups.has(groupId)) throw invalid(`Group with id ${groupId} not found.`);
+    if (kind === "group" && (groupId === memberId || contains(groupId))) {
+      throw invalid(`Adding the group to group ${groupId} would create a cycle of nested groups.`);
+    }
+    if (kind === "group" && groupId === usersGroup?.id && !current.includes(groupId)) {
+      throw invalid(`Members of the built-in group ${USERS_GROUP} are managed by the workspace.`);
+    }
+  }
+  return want;
+}
+
+function applyParentGroups(id: Identity, memberId: string, want: Set<string>): void {
+  const current = id.directGroupIds(memberId);
+  for (const groupId of current) if (!want.has(groupId)) id.removeMemberById(groupId, memberId);
+  for (const groupId of want) if (!current.includes(groupId)) id.addMemberById(groupId, memberId);
+}
+
+/** Whether a group whose direct members are `members` would contain group `groupId`. */
+const wouldContain = (id: Identity, members: string[]) => (groupId: string) =>
+  members.some((m) => m === groupId || id.groupContains(m, groupId));
+
+function saveUser(id: Identity, existing: ScimUser, doc: JsonObject): void {
+  const fields = userFields(doc);
+  const other = id.userByName(fields.userName);
+  if (other && other.id !== existing.id) throw alreadyExists(`User with username ${fields.userName} already exists.`);
+  const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "user");
+  id.users.set(existing.id, { ...fields, id: existing.id });
+  applyParentGroups(id, existing.id, parents);
+}
+
+function saveServicePrincipal(id: Identity, existing: ScimServicePrincipal, doc: JsonObject): void {
+  const fields = servicePrincipalFields(doc);
+  const appId = doc.applicationId === undefined || doc.applicationId === null ? existing.applicationId : doc.applicationId;
+  if (typeof appId !== "string" || appId === "") throw invalid("applicationId must be a non-empty string");
+  if (appId !== existing.applicationId) {
+    throw invalid(`applicationId cannot be changed (service principal ${existing.id} has ${existing.applicationId}).`);
+  }
+  const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "service_principal");
+  id.servicePrincipals.set(existing.id, { ...fields, id: existing.id, applicationId: appId });
+  applyParentGroups(id, existing.id, parents);
+}
+
+function saveGroup(id: Identity, existing: ScimGroup, doc: JsonObject): void {
+  const displayName = requireName(doc.displayName, "displayName");
+  const builtIn = existing.displayName === ADMINS_GROUP || existing.displayName === USERS_GROUP;
+  if (builtIn && displayName !== existing.displayName) {
+    throw invalid(`Group ${existing.displayName} is a built-in group and cannot be renamed.`);
+  }
+  const other = id.groupByName(displayName);
+  if (other && other.id !== existing.id) throw alreadyExists(`Group with name ${displayName} already exists.`);
+  const members = [...new Set(refValues(doc.members))];
+  for (const m of members) {
+    requireMember(id, m);
+    if (m === existing.id || id.groupContains(m, existing.id)) {
+      throw invalid(`Adding group ${m} to group ${existing.id} would create a cycle of nested groups.`);
+    }
+  }
+  if (existing.displayName === USERS_GROUP) {
+    const before = new Set(existing.members.map((m) => m.value));
+    if (members.length !== before.size || members.some((m) => !before.has(m))) {
+      throw invalid(`Members of the built-in group ${USERS_GROUP} are managed by the workspace.`);
+    }
+  }
+  const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "group", wouldContain(id, members));
+  id.groups.set(existing.id, { ...groupFields(doc), id: existing.id, displayName, members: members.map((value) => ({ value })) });
+  applyParentGroups(id, existing.id, parents);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing: filter, sort, page, project
+
+function listResponse(all: JsonObject[], input: JsonObject, visible: (doc: JsonObject) => JsonObject): JsonObject {
+  const filterText = str(input, "filter");
+  let items = all;
+  if (filterText && filterText.trim() !== "") {
+    const f = parseFilter(filterText);
+    items = items.filter((doc) => evaluate(f, doc));
+  }
+  const sortBy = str(input, "sortBy");
+  const descending = (str(input, "sortOrder") ?? "ascending").toLowerCase() === "descending";
+  if (sortBy) {
+    const path = splitPath(sortBy);
+    items = [...items].sort((a, b) => compareForSort(firstValue(a, path), firstValue(b, path), path));
+  } else {
+    items = [...items].sort((a, b) => compareIds(String(a.id), String(b.id)));
+  }
+  if (descending) items.reverse();
+  const total = items.length;
+  const startIndex = Math.max(1, intParam(input, "startIndex") ?? 1);
+  const count = intParam(input, "count");
+  const slice = items.slice(startIndex - 1, count === undefined ? undefined : startIndex - 1 + Math.max(0, count));
+  const resources = slice.map((doc) => project(visible(doc), input));
+  return {
+    schemas: [SCHEMAS.list],
+    totalResults: total,
+    startIndex,
+    itemsPerPage: resources.length,
+    ...(resources.length > 0 ? { Resources: resources } : {}),
+  };
+}
+
+function intParam(input: JsonObject, key: string): number | undefined {
+  const v = input[key];
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isInteger(n)) throw invalid(`${key} must be an integer`);
+  return n;
+}
+
+function compareIds(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b) && a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function compareForSort(a: unknown, b: unknown, path: string[]): number {
+  if (a === undefined) return b === undefined ? 0 : 1;
+  if (b === undefined) return -1;
+  if (typeof a === "number" && typeof b === "number") return a - b;
+  const exact = CASE_EXACT.has((path[path.length - 1] ?? "").toLowerCase());
+  const x = exact ? String(a) : String(a).toLowerCase();
+  const y = exact ? String(b) : String(b).toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** `attributes` keeps only the named attributes (plus `id` and `schemas`); `excludedAttributes` drops some. */
+function project(doc: JsonObject, input: JsonObject): JsonObject {
+  const attributes = splitList(str(input, "attributes"));
+  const excluded = splitList(str(input, "excludedAttributes"));
+  let out = doc;
+  if (attributes.length > 0) {
+    out = {};
+    for (const keep of ["schemas", "id"]) if (keep in doc) out[keep] = doc[keep];
+    for (const attr of attributes) copyPath(doc, out, splitPath(attr));
+  }
+  if (excluded.length > 0) {
+    out = structuredClone(out);
+    for (const attr of excluded) {
+      const path = splitPath(attr);
+      if (path.length === 1 && ["id", "schemas"].includes(path[0]?.toLowerCase() ?? "")) continue;
+      removePath(out, path);
+    }
+  }
+  return out;
+}
+
+function splitList(v: string | undefined): string[] {
+  return (v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+}
+
+/** `name.givenName` → ["name", "givenName"]; a leading schema URN (`urn:...:User:userName`) is dropped. */
+function splitPath(attr: string): string[] {
+  let a = attr.trim();
+  if (a.toLowerCase().startsWith("urn:")) {
+    const colon = a.lastIndexOf(":");
+    a = a.slice(colon + 1);
+  }
+  return a.split(".").filter((s) => s !== "");
+}
+
+function keyOf(obj: JsonObject, name: string): string | undefined {
+  if (name in obj) return name;
+  const lower = name.toLowerCase();
+  return Object.keys(obj).find((k) => k.toLowerCase() === lower);
+}
+
+function copyPath(from: JsonObject, to: JsonObject, path: string[]): void {
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  const key = keyOf(from, head);
+  if (key === undefined) return;
+  const v = from[key];
+  if (rest.length === 0 || v === null || typeof v !== "object") {
+    to[key] = v;
+    return;
+  }
+  if (Array.isArray(v)) {
+    const prev = Array.isArray(to[key]) ? (to[key] as JsonObject[]) : v.map(() => ({}));
+    v.forEach((item, i) => {
+      if (item && typeof item === "object") copyPath(item as JsonObject, prev[i] as JsonObject, rest);
+    });
+    to[key] = prev;
+    return;
+  }
+  const target = (to[key] && typeof to[key] === "object" ? to[key] : {}) as JsonObject;
+  copyPath(v as JsonObject, target, rest);
+  to[key] = target;
+}
+
+function removePath(obj: JsonObject, path: string[]): void {
+  const [head, ...rest] = path;
+  if (head === undefined) return;
+  const key = keyOf(obj, head);
+  if (key === undefined) return;
+  if (rest.length === 0) {
+    delete obj[key];
+    return;
+  }
+  const v = obj[key];
+  if (Array.isArray(v)) {
+    for (const item of v) if (item && typeof item === "object") removePath(item as JsonObject, rest);
+  } else if (v && typeof v === "object") {
+    removePath(v as JsonObject, rest);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SCIM filters (RFC 7644 §3.4.2.2): eq ne co sw ew gt ge lt le pr, and/or/not, parentheses and
+// value paths (`emails[type eq "work"]`). Attribute names are case-insensitive; string comparisons
+// are too, except for ids and references.
+
+export type Filter =
+  | { op: "and" | "or"; left: Filter; right: Filter }
+  | { op: "not"; expr: Filter }
+  | { op: "pr"; path: string[] }
+  | { op: "cmp"; cmp: Comparator; path: string[]; value: string | number | boolean | null }
+  | { op: "valuePath"; path: string[]; filter: Filter };
+
+type Comparator = "eq" | "ne" | "co" | "sw" | "ew" | "gt" | "ge" | "lt" | "le";
+const COMPARATORS = new Set<string>(["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
+
+type Token = { kind: "(" | ")" | "[" | "]" } | { kind: "string"; value: string } | { kind: "word"; value: string };
+
+function filterError(text: string, why: string): ApiError {
+  return invalid(`Invalid filter '${text}': ${why}`);
+}
+
+function tokenize(text: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (/\s/.test(ch)) {
+      i++;
+    } else if (ch === "(" || ch === ")" || ch === "[" || ch === "]") {
+      tokens.push({ kind: ch });
+      i++;
+    } else if (ch === '"' || ch === "'") {
+      let value = "";
+      let j = i + 1;
+      for (; j < text.length && text[j] !== ch; j++) {
+        if (text[j] === "\\" && j + 1 < text.length) {
+          j++;
+          const esc = text[j] as string;
+          value += esc === "n" ? "\n" : esc === "t" ? "\t" : esc;
+        } else {
+          value += text[j];
+        }
+      }
+      if (j >= text.length) throw filterError(text, "unterminated string");
+      tokens.push({ kind: "string", value });
+      i = j + 1;
+    } else {
+      let j = i;
+      while (j < text.length && !/[\s()[\]"']/.test(text[j] as string)) j++;
+      tokens.push({ kind: "word", value: text.slice(i, j) });
+      i = j;
+    }
+  }
+  return tokens;
+}
+
+export function parseFilter(text: string): Filter {
+  const tokens = tokenize(text);
+  let pos = 0;
+  const peekWord = (): string | undefined => {
+    const t = tokens[pos];
+    return t?.kind === "word" ? t.value.toLowerCase() : undefined;
+  };
+  const expect = (kind: Token["kind"]) => {
+    if (tokens[pos]?.kind !== kind) throw filterError(text, `expected '${kind}'`);
+    pos++;
+  };
+
+  const parseOr = (): Filter => {
+    let left = parseAnd();
+    while (peekWord() === "or") {
+      pos++;
+      left = { op: "or", left, right: parseAnd() };
+    }
+    return left;
+  };
+  const parseAnd = (): Filter => {
+    let left = parseUnary();
+    while (peekWord() === "and") {
+      pos++;
+      left = { op: "and", left, right: parseUnary() };
+    }
+    return left;
+  };
+  const parseUnary = (): Filter => {
+    const t = tokens[pos];
+    if (!t) throw filterError(text, "unexpected end of filter");
+    if (t.kind === "word" && t.value.toLowerCase() === "not" && tokens[pos + 1]?.kind === "(") {
+      pos += 2;
+      const expr = parseOr();
+      expect(")");
+      return { op: "not", expr };
+    }
+    if (t.kind === "(") {
+      pos++;
+      const expr = parseOr();
+      expect(")");
+      return expr;
+    }
+    if (t.kind !== "word") throw filterError(text, "expected an attribute name");
+    pos++;
+    const path = splitPath(t.value);
+    if (path.length === 0) throw filterError(text, "expected an attribute name");
+    if (tokens[pos]?.kind === "[") {
+      pos++;
+      const inner = parseOr();
+      expect("]");
+      return { op: "valuePath", path, filter: inner };
+    }
+    const opToken = tokens[pos];
+    if (opToken?.kind !== "word") throw filterError(text, `expected an operator after ${t.value}`);
+    const op = opToken.value.toLowerCase();
+    pos++;
+    if (op === "pr") return { op: "pr", path };
+    if (!COMPARATORS.has(op)) throw filterError(text, `unsupported operator '${opToken.value}'`);
+    const v = tokens[pos];
+    if (!v || (v.kind !== "string" && v.kind !== "word")) throw filterError(text, `expected a value after ${op}`);
+    pos++;
+    let value: string | number | boolean | null;
+    if (v.kind === "string") value = v.value;
+    else if (/^(true|false)$/i.test(v.value)) value = v.value.toLowerCase() === "true";
+    else if (/^null$/i.test(v.value)) value = null;
+    else if (/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v.value)) value = Number(v.value);
+    else value = v.value;
+    return { op: "cmp", cmp: op as Comparator, path, value };
+  };
+
+  const result = parseOr();
+  if (pos !== tokens.length) throw filterError(text, "unexpected trailing input");
+  return result;
+}
+
+/** Every value at `path`, flattening multi-valued attributes; complex values compare by their `value`. */
+function valuesAt(doc: unknown, path: string[]): unknown[] {
+  let current: unknown[] = [doc];
+  for (const seg of path) {
+    const next: unknown[] = [];
+    for (const item of current) {
+      const items = Array.isArray(item) ? item : [item];
+      for (const x of items) {
+        if (x && typeof x === "object" && !Array.isArray(x)) {
+          const key = keyOf(x as JsonObject, seg);
+          if (key !== undefined) next.push((x as JsonObject)[key]);
+        }
+      }
+    }
+    current = next;
+  }
+  const out: unknown[] = [];
+  for (const v of current) {
+    for (const x of Array.isArray(v) ? v : [v]) {
+      if (x === undefined || x === null) continue;
+      if (typeof x === "object" && !Array.isArray(x) && "value" in (x as JsonObject)) out.push((x as JsonObject).value);
+      else out.push(x);
+    }
+  }
+  return out;
+}
+
+function firstValue(doc: JsonObject, path: string[]): unknown {
+  return valuesAt(doc, path)[0];
+}
+
+function compareValue(cmp: Comparator, actual: unknown, expected: string | number | boolean | null, exact: boolean): boolean {
+  if (expected === null) return cmp === "eq" ? actual === null : cmp === "ne" ? actual !== null : false;
+  if (typeof expected === "boolean") {
+    const a = typeof actual === "boolean" ? actual : typeof actual === "string" ? actual.toLowerCase() === "true" : undefined;
+    if (cmp === "eq") return a === expected;
+    if (cmp === "ne") return a !== expected;
+    return false;
+  }
+  if (typeof expected === "number" && typeof actual === "number") {
+    switch (cmp) {
+      case "eq":
+        return actual === expected;
+      case "ne":
+        return actual !== expected;
+      case "gt":
+        return actual > expected;
+      case "ge":
+        return actual >= expected;
+      case "lt":
+        return actual < expected;
+      case "le":
+        return actual <= expected;
+      default:
+        break;
+    }
+  }
+  if (actual === null || typeof actual === "object") return cmp === "ne";
+  const a = exact ? String(actual) : String(actual).toLowerCase();
+  const e = exact ? String(expected) : String(expected).toLowerCase();
+  switch (cmp) {
+    case "eq":
+      return a === e;
+    case "ne":
+      return a !== e;
+    case "co":
+      return a.includes(e);
+    case "sw":
+      return a.startsWith(e);
+    case "ew":
+      return a.endsWith(e);
+    case "gt":
+      return a > e;
+    case "ge":
+      return a >= e;
+    case "lt":
+      return a < e;
+    case "le":
+      return a <= e;
+  }
+}
+
+export function evaluate(f: Filter, doc: JsonObject): boolean {
+  switch (f.op) {
+    case "and":
+      return evaluate(f.left, doc) && evaluate(f.right, doc);
+    case "or":
+      return evaluate(f.left, doc) || evaluate(f.right, doc);
+    case "not":
+      return !evaluate(f.expr, doc);
+    case "pr":
+      return valuesAt(doc, f.path).some((v) => v !== "" && !(Array.isArray(v) && v.length === 0));
+    case "valuePath": {
+      const elements = elementsAt(doc, f.path);
+      return elements.some((el) => evaluate(f.filter, el));
+    }
+    case "cmp": {
+      const values = valuesAt(doc, f.path);
+      const exact = CASE_EXACT.has((f.path[f.path.length - 1] ?? "").toLowerCase());
+      // `ne` holds when no value equals; the other operators when some value matches.
+      if (f.cmp === "ne") return !values.some((v) => compareValue("eq", v, f.value, exact));
+      return values.some((v) => compareValue(f.cmp, v, f.value, exact));
+    }
+  }
+}
+
+/** The complex values of a multi-valued attribute, for value-path filters. */
+function elementsAt(doc: JsonObject, path: string[]): JsonObject[] {
+  let current: unknown[] = [doc];
+  for (const seg of path) {
+    const next: unknown[] = [];
+    for (const item of current) {
+      for (const x of Array.isArray(item) ? item : [item]) {
+        if (x && typeof x === "object" && !Array.isArray(x)) {
+          const key = keyOf(x as JsonObject, seg);
+          if (key !== undefined) next.push((x as JsonObject)[key]);
+        }
+      }
+    }
+    current = next;
+  }
+  return current.flatMap((v) => (Array.isArray(v) ? v : [v])).filter((x): x is JsonObject => !!x && typeof x === "object");
+}
+
+// ---------------------------------------------------------------------------------------------
+// PATCH (RFC 7644 §3.5.2): add, remove, replace; with or without a path; value-path filters.
+
+function canonicalName(name: string, type: ResourceType): string {
+  const lower = name.toLowerCase();
+  return ATTRIBUTES[type].find((a) => a.toLowerCase() === lower) ?? name;
+}
+
+interface PatchPath {
+  attr: string;
+  filter?: Filter;
+  sub?: string;
+}
+
+function parsePatchPath(raw: string, type: ResourceType): PatchPath {
+  let p = raw.trim();
+  if (p.toLowerCase().startsWith("urn:")) {
+    const bracket = p.indexOf("[");
+    const head = bracket === -1 ? p : p.slice(0, bracket);
+    p = p.slice(head.lastIndexOf(":") + 1);
+  }
+  const m = /^([^[\].]+)(?:\[(.*)\])?(?:\.([^[\].]+))?$/.exec(p);
+  if (!m) throw invalid(`Invalid patch path: ${raw}`);
+  const attr = canonicalName(m[1] as string, type);
+  const out: PatchPath = { attr };
+  if (m[2] !== undefined) out.filter = parseFilter(m[2]);
+  if (m[3] !== undefined) out.sub = m[3];
+  return out;
+}
+
+const READ_ONLY = new Set(["id", "schemas", "meta"]);
+
+function sameElement(a: unknown, b: unknown): boolean {
+  if (a && b && typeof a === "object" && typeof b === "object" && "value" in a && "value" in b) {
+    return String((a as JsonObject).value) === String((b as JsonObject).value);
+  }
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function asList(v: unknown): unknown[] {
+  if (v === undefined || v === null) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Applies the PatchOp `Operations` of `input` to a copy of `doc` (a rendered resource) and returns it. */
+export function applyPatch(doc: JsonObject, input: JsonObject, type: ResourceType): JsonObject {
+  const ops = input.Operations ?? input.operations;
+  if (!Array.isArray(ops) || ops.length === 0) throw invalid("PATCH requests need a non-empty Operations list");
+  const out = structuredClone(doc);
+  for (const raw of ops) {
+    if (!raw || typeof raw !== "object") throw invalid("Each operation must be an object");
+    const op = String((raw as JsonObject).op ?? "").toLowerCase();
+    const pathText = (raw as JsonObject).path;
+    const value = (raw as JsonObject).value;
+    if (op !== "add" && op !== "remove" && op !== "replace") {
+      throw invalid(`Unsupported patch operation: ${String((raw as JsonObject).op)}`);
+    }
+    if (pathText === undefined || pathText === null || pathText === "") {
+      if (op === "remove") throw invalid("A remove operation needs a path");
+      if (!value || typeof value !== "object" || Array.isArray(value)) {
+        throw invalid(`An ${op} operation without a path needs an object value`);
+      }
+      for (const [k, v] of Object.entries(value as JsonObject)) {
+        // A value key may itself be a path ("name.givenName") or carry a schema URN.
+        applyOp(out, op, parsePatchPath(k, type), v);
+      }
+      continue;
+    }
+    if (typeof pathText !== "string") throw invalid("path must be a string");
+    if (op !== "remove" && (value === undefined || value === null))
+      throw invalid(`An ${op} operation on ${pathText} needs a value`);
+    applyOp(out, op, parsePatchPath(pathText, type), value);
+  }
+  return out;
+}
+
+function applyOp(doc: JsonObject, op: "add" | "remove" | "replace", path: PatchPath, value: unknown): void {
+  if (READ_ONLY.has(path.attr)) return;
+  const key = keyOf(doc, path.attr) ?? path.attr;
+  const multi = MULTI_VALUED.has(path.attr);
+
+  if (path.filter) {
+    const list = Array.isArray(doc[key]) ? (doc[key] as JsonObject[]) : [];
+    const filter = path.filter;
+    const matches = (el: unknown) => !!el && typeof el === "object" && evaluate(filter, el as JsonObject);
+    if (op === "remove") {
+      if (path.sub) {
+        for (const el of list) if (matches(el)) removePath(el, [path.sub]);
+        doc[key] = list;
+      } else {
+        doc[key] = list.filter((el) => !matches(el));
+      }
+      return;
+    }
+    if (!list.some(matches)) {
+      if (op === "replace") throw invalid(`No values of ${path.attr} match the patch path filter`);
+      return;
+    }
+    doc[key] = list.map((el) => {
+      if (!matches(el)) return el;
+      if (path.sub) return { ...el, [path.sub]: value };
+      return value && typeof value === "object" && !Array.isArray(value) ? { ...el, ...(value as JsonObject) } : el;
+    });
+    return;
+  }
+
+  if (path.sub && multi) {
+    // A sub-attribute of every value of a multi-valued attribute, e.g. emails.value.
+    const sub = path.sub;
+    const list = asList(doc[key]).map((el) => (el && typeof el === "object" ? { ...(el as JsonObject) } : {}));
+    if (op === "remove") for (const el of list) removePath(el, [sub]);
+    else if (list.length === 0) list.push({ [sub]: value });
+    else for (const el of list) el[keyOf(el, sub) ?? sub] = value;
+    doc[key] = list;
+    return;
+  }
+  if (path.sub) {
+    // A sub-attribute of a complex single-valued attribute, e.g. name.givenName.
+    const parent = doc[key] && typeof doc[key] === "object" && !Array.isArray(doc[key]) ? { ...(doc[key] as JsonObject) } : {};
+    const subKey = keyOf(parent, path.sub) ?? path.sub;
+    if (op === "remove") delete parent[subKey];
+    else parent[subKey] = value;
+    doc[key] = parent;
+    return;
+  }
+
+  if (op === "remove") {
+    if (multi && value !== undefined && value !== null) {
+      const drop = asList(value);
+      doc[key] = asList(doc[key]).filter((el) => !drop.some((d) => sameElement(el, d)));
+    } else {
+      delete doc[key];
+    }
+    return;
+  }
+  if (multi) {
+    const incoming = asList(value);
+    if (op === "replace") {
+      doc[key] = incoming;
+      return;
+    }
+    const current = asList(doc[key]);
+    for (const item of incoming) if (!current.some((el) => sameElement(el, item))) current.push(item);
+    doc[key] = current;
+    return;
+  }
+  if (value && typeof value === "object" && !Array.isArray(value) && op === "add") {
+    const existing = doc[key] && typeof doc[key] === "object" ? (doc[key] as JsonObject) : {};
+    doc[key] = { ...existing, ...(value as JsonObject) };
+    return;
+  }
+  doc[key] = value;
 }

@@ -12,7 +12,7 @@ class MemoryRemote {
   loseNextCreate = false;
 }
 
-function adapter(remote: MemoryRemote, kind = "test.thing"): ResourceAdapter<MemoryRemote> {
+function adapter(_remote: MemoryRemote, kind = "test.thing"): ResourceAdapter<MemoryRemote> {
   return {
     kind,
     naturalKey: (s) => String(s.name),
