@@ -2,16 +2,31 @@
 # Installs everything the build and the tests need, into ignored folders, and skips what is already
 # current: node_modules (npm ci), a Python venv with the contract suite's pinned clients (.cache/venv)
 # and the official Databricks CLI built from the Go module proxy (.cache/bin/databricks).
+# `--no-cli` (or LAKEFORGE_SETUP_NO_CLI=1) skips the CLI, so Go is not needed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+no_cli="${LAKEFORGE_SETUP_NO_CLI:-}"
+for arg in "$@"; do
+  case "$arg" in
+    --no-cli) no_cli=1 ;;
+    *) echo "setup.sh: unknown option $arg (known: --no-cli)" >&2; exit 2 ;;
+  esac
+done
 
 DATABRICKS_CLI_VERSION="${DATABRICKS_CLI_VERSION:-1.12.1}"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 if [ ! -f node_modules/.package-lock.json ] || ! cmp -s package-lock.json .cache/package-lock.installed; then
   step "npm ci"
-  npm ci --no-audit --no-fund
-  mkdir -p .cache && cp package-lock.json .cache/package-lock.installed
+  mkdir -p .cache
+  # A registry mirror that lacks other platforms' optional packages (biome's, for one) makes `npm ci`
+  # reject the lock as out of sync; `npm install --no-save` then installs the same locked versions.
+  if ! npm ci --no-audit --no-fund 2>.cache/npm-ci.log; then
+    echo "npm ci refused the lock file (details in .cache/npm-ci.log); installing the locked versions with npm install" >&2
+    npm install --no-save --no-audit --no-fund
+  fi
+  cp package-lock.json .cache/package-lock.installed
 fi
 
 venv=.cache/venv
@@ -24,7 +39,9 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.requirements.sha" 2>/dev/null
 fi
 
 cli=.cache/bin/databricks
-if [ ! -x "$cli" ] || ! "$cli" --version 2>/dev/null | grep -q "v${DATABRICKS_CLI_VERSION}\$"; then
+if [ -n "$no_cli" ]; then
+  :
+elif [ ! -x "$cli" ] || ! "$cli" --version 2>/dev/null | grep -q "v${DATABRICKS_CLI_VERSION}\$"; then
   step "Databricks CLI v${DATABRICKS_CLI_VERSION} from the Go module proxy (one-off, a few minutes)"
   export GOPATH="$PWD/.cache/go" GOMODCACHE="$PWD/.cache/go/mod" GOFLAGS="-buildvcs=false -modcacherw" GOTOOLCHAIN=local
   # `go install module@version` also asks the proxy for the module's version list, which some

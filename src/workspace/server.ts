@@ -58,7 +58,7 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
   try {
     store = new Store(dataDir ? join(dataDir, "state") : undefined);
   } catch (e) {
-    if (lockFile) rmSync(lockFile, { force: true });
+    if (lockFile) releaseLock(lockFile);
     throw e;
   }
   const ws = new Workspace(
@@ -96,7 +96,7 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
     server.listen(options.port ?? 8421, host, () => resolvePromise());
   }).catch((e) => {
     store.close();
-    if (lockFile) rmSync(lockFile, { force: true });
+    if (lockFile) releaseLock(lockFile);
     throw e;
   });
   const port = (server.address() as AddressInfo).port;
@@ -115,11 +115,16 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
       await ws.requestLog.close();
       store.compact();
       store.close();
-      if (lockFile) rmSync(lockFile, { force: true });
+      if (lockFile) releaseLock(lockFile);
     })();
     return stopped;
   };
   return { url: ws.url, token, port, ...(dataDir ? { dataDir } : {}), workspace: ws, stop };
+}
+
+function releaseLock(file: string): void {
+  rmSync(file, { force: true });
+  lockedHere.delete(file);
 }
 
 function resolveAdminToken(explicit: string | undefined, dataDir: string | undefined): string {
@@ -135,13 +140,26 @@ function resolveAdminToken(explicit: string | undefined, dataDir: string | undef
 }
 
 /** One server per data directory: a lock file naming the holder; a stale one (dead pid) is taken over. */
+/** Data directories served by this process (a lock file naming our own pid is not stale for these). */
+const lockedHere = new Set<string>();
+
 function acquireLock(dataDir: string): string {
   const file = join(dataDir, "server.lock");
+  if (lockedHere.has(file)) {
+    let url: string | undefined;
+    try {
+      url = (JSON.parse(readFileSync(file, "utf8")) as { url?: string }).url;
+    } catch {
+      // the lock is being written
+    }
+    throw new WorkspaceLockedError(dataDir, process.pid, url);
+  }
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(file, "wx", 0o600);
       writeSync(fd, JSON.stringify({ pid: process.pid }));
       closeSync(fd);
+      lockedHere.add(file);
       return file;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
