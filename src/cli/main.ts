@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { UserError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { environmentCommands } from "./environments.js";
 import { createOutput } from "./output.js";
 import { workspaceCommand } from "./workspace.js";
 
@@ -13,9 +14,11 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   workspaceCommand(program, out);
+  environmentCommands(program, out);
   try {
     await program.parseAsync(argv);
-    return 0;
+    // Commands report "changes present" (plan --detailed-exitcode) or failures through process.exitCode.
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 1;
     if (e instanceof UserError) {

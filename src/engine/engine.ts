@@ -124,20 +124,28 @@ export async function plan<Ctx>(
         reason = entry?.pending ? "found after an interrupted create" : "adopted by natural key";
       }
     }
-    if (!id) return { ...base, action: "create", changes: [], reason: reason ?? "not in state" };
+    if (!id) {
+      // What will be created, field by field (secrets by name only).
+      const fields: FieldChange[] = [
+        ...Object.entries(clean).map(([path, after]) => ({ path, before: undefined, after })),
+        ...Object.keys(values).map((path) => ({ path, before: undefined, after: "(sensitive)", sensitive: true })),
+      ];
+      return { ...base, action: "create", changes: fields, reason: reason ?? "not in state" };
+    }
 
     const fps = {
       desired: Object.fromEntries(Object.entries(values).map(([p, v]) => [p, fingerprint(state.salt, v)])),
       ...(entry ? { previous: entry.fingerprints } : {}),
     };
     const normalized = adapter.normalize
-      ? adapter.normalize(remote as Record<string, unknown>)
+      ? adapter.normalize(remote as Record<string, unknown>, entry?.applied)
       : (remote as Record<string, unknown>);
+    const comparable = (spec: Record<string, unknown>) => (adapter.normalizeDesired ? adapter.normalizeDesired(spec) : spec);
     const changes = diffSpec(
-      { ...clean, ...Object.fromEntries(Object.keys(values).map((p) => [p, "(sensitive)"])) },
+      { ...comparable(clean), ...Object.fromEntries(Object.keys(values).map((p) => [p, "(sensitive)"])) },
       normalized,
       { ...adapter.rules, sensitive: [...(adapter.rules.sensitive ?? []), ...Object.keys(values)] },
-      entry?.applied,
+      entry?.applied ? comparable(entry.applied) : undefined,
       fps,
     );
     const adopted = !entry?.id || entry.id !== id;
@@ -321,7 +329,7 @@ export async function apply<Ctx>(
           record(r, adapter, found.id, resolved, found.remote);
           await save();
           const changes = diffAfterAdopt(adapter, resolved, found.remote, opts.codec);
-          if (changes.length > 0) await adapter.update(opts.ctx, found.id, resolved, found.remote);
+          if (changes.length > 0) await adapter.update(opts.ctx, found.id, resolved, found.remote, changes);
           return found.id;
         }
         if (attempt >= attempts || !isRetryableCreateError(e)) throw e;
@@ -349,7 +357,7 @@ export async function apply<Ctx>(
       id = await createOne(r, adapter, resolved);
     } else if (a.action === "update" && a.id) {
       const remote = (await adapter.read(opts.ctx, a.id)) ?? {};
-      const after = a.changes.length > 0 ? await adapter.update(opts.ctx, a.id, resolved, remote) : remote;
+      const after = a.changes.length > 0 ? await adapter.update(opts.ctx, a.id, resolved, remote, a.changes) : remote;
       record(r, adapter, a.id, resolved, after ?? remote);
       await save();
     }
@@ -435,7 +443,7 @@ function diffAfterAdopt<Ctx>(
 ): FieldChange[] {
   const { clean } = codec.sensitive(resolved);
   const normalized = adapter.normalize ? adapter.normalize(remote) : remote;
-  return diffSpec(clean, normalized, adapter.rules);
+  return diffSpec(adapter.normalizeDesired ? adapter.normalizeDesired(clean) : clean, normalized, adapter.rules);
 }
 
 async function deleteIgnoringMissing<Ctx>(adapter: ResourceAdapter<Ctx>, ctx: Ctx, id: string): Promise<void> {

@@ -35,10 +35,24 @@ export interface ResourceAdapter<Ctx = unknown, Spec = Record<string, unknown>, 
   read(ctx: Ctx, id: string): Promise<Remote | undefined>;
   find(ctx: Ctx, spec: Spec): Promise<{ id: string; remote: Remote } | undefined>;
   create(ctx: Ctx, spec: Spec): Promise<{ id: string; remote?: Remote }>;
-  update(ctx: Ctx, id: string, spec: Spec, remote: Remote): Promise<Remote | undefined>;
+  /**
+   * Changes the object to match `spec`. `changes` are the differences the plan found (paths in the
+   * comparison form); an adapter of a merge-style API uses them to clear fields the configuration no
+   * longer sets. Absent when the caller does not know them.
+   */
+  update(ctx: Ctx, id: string, spec: Spec, remote: Remote, changes?: FieldChange[]): Promise<Remote | undefined>;
   delete(ctx: Ctx, id: string): Promise<void>;
-  /** Projects the remote object onto the spec's shape for comparison. Default: the remote as is. */
-  normalize?(remote: Remote): Record<string, unknown>;
+  /**
+   * Projects the remote object onto the spec's comparison form. Default: the remote as is.
+   * `previous` is the spec applied last time (without secrets), for values the API never returns.
+   */
+  normalize?(remote: Remote, previous?: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The comparison form of a desired spec (secrets already removed), when it differs from the spec:
+   * e.g. a local file's content hash instead of its path, or an access list in canonical order.
+   * Applied to the desired spec and to the spec applied last time. Default: the spec as is.
+   */
+  normalizeDesired?(spec: Record<string, unknown>): Record<string, unknown>;
   /** Output fields other resources may reference (`id` is always there). */
   outputs?(id: string, remote: Remote | undefined): Record<string, unknown>;
   rules: FieldRules;

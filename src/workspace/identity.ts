@@ -117,28 +117,221 @@ export const tokenKey = sha256;
 /** Entitlements the built-in `users` group grants every workspace identity. */
 const DEFAULT_USERS_ENTITLEMENTS = [{ value: "workspace-access" }, { value: "databricks-sql-access" }];
 
+/** The reading side of a store collection: identities are written only through `Identity`, which indexes them. */
+export type ReadonlyCollection<T> = Pick<
+  Collection<T>,
+  "name" | "size" | "get" | "has" | "values" | "entries" | "keys" | "find" | "filter"
+>;
+
+/**
+ * Ids by key. A key normally names one id; state written before a key was unique may hold several,
+ * kept in the order they were indexed (the collection's order on a rebuild).
+ */
+class KeyIndex {
+  private readonly map = new Map<string, Set<string>>();
+
+  add(key: string, id: string): void {
+    let ids = this.map.get(key);
+    if (!ids) {
+      ids = new Set();
+      this.map.set(key, ids);
+    }
+    ids.add(id);
+  }
+
+  remove(key: string, id: string): void {
+    const ids = this.map.get(key);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) this.map.delete(key);
+  }
+
+  ids(key: string): Iterable<string> {
+    return this.map.get(key) ?? [];
+  }
+
+  clear(): void {
+    this.map.clear();
+  }
+}
+
+/** Numeric ids in numeric order (the order they were handed out), others after them in text order. */
+const byId = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+
 /**
  * Users, service principals, groups, tokens, service-principal OAuth secrets and federation policies.
  * Users, service principals and groups share one id space, as in Databricks.
+ *
+ * Lookups by name and group memberships go through in-memory indexes (user names lower-cased, service
+ * principal application ids, group display names lower-cased, and member id -> ids of the groups
+ * holding it directly), built from the store on start and kept current by every write below, so
+ * resolving a caller's groups costs in proportion to the groups it belongs to, not to the workspace.
  */
 export class Identity {
-  readonly users: Collection<ScimUser>;
-  readonly servicePrincipals: Collection<ScimServicePrincipal>;
-  readonly groups: Collection<ScimGroup>;
+  readonly users: ReadonlyCollection<ScimUser>;
+  readonly servicePrincipals: ReadonlyCollection<ScimServicePrincipal>;
+  readonly groups: ReadonlyCollection<ScimGroup>;
   readonly tokens: Collection<TokenRecord>;
   readonly spSecrets: Collection<SpSecretRecord>;
   readonly federationPolicies: Collection<FederationPolicyRecord>;
   /** Small identity settings: the account id, one-time initialisations. */
   readonly meta: Collection<string>;
 
+  private readonly userStore: Collection<ScimUser>;
+  private readonly spStore: Collection<ScimServicePrincipal>;
+  private readonly groupStore: Collection<ScimGroup>;
+  private readonly userNames = new KeyIndex();
+  private readonly applicationIds = new KeyIndex();
+  private readonly groupNames = new KeyIndex();
+  /** Member id -> ids of the groups that hold it directly. */
+  private readonly parents = new Map<string, Set<string>>();
+  /** Collection sizes the indexes were built for; a difference means the store was reset underneath. */
+  private indexed = { users: -1, sps: -1, groups: -1 };
+  private revision = 0;
+
   constructor(private readonly store: Store) {
-    this.users = store.collection("scim_users");
-    this.servicePrincipals = store.collection("scim_service_principals");
-    this.groups = store.collection("scim_groups");
+    this.userStore = store.collection("scim_users");
+    this.spStore = store.collection("scim_service_principals");
+    this.groupStore = store.collection("scim_groups");
+    this.users = this.userStore;
+    this.servicePrincipals = this.spStore;
+    this.groups = this.groupStore;
     this.tokens = store.collection("tokens");
     this.spSecrets = store.collection("sp_secrets");
     this.federationPolicies = store.collection("federation_policies");
     this.meta = store.collection("identity_meta");
+    this.sync();
+  }
+
+  /**
+   * A number that changes whenever a user or service principal is created, changed or deleted, for
+   * callers that derive state from the list of identities (home folders).
+   */
+  get principalsRevision(): number {
+    this.sync();
+    return this.revision;
+  }
+
+  // ----- indexes --------------------------------------------------------------------------------
+
+  /** Rebuilds the indexes when the collections no longer have the sizes they were built for. */
+  private sync(): void {
+    const { users, sps, groups } = this.indexed;
+    if (users === this.userStore.size && sps === this.spStore.size && groups === this.groupStore.size) return;
+    this.userNames.clear();
+    this.applicationIds.clear();
+    this.groupNames.clear();
+    this.parents.clear();
+    for (const u of this.userStore.values()) this.userNames.add(u.userName.toLowerCase(), u.id);
+    for (const sp of this.spStore.values()) this.applicationIds.add(sp.applicationId, sp.id);
+    for (const g of this.groupStore.values()) {
+      this.groupNames.add(g.displayName.toLowerCase(), g.id);
+      for (const m of g.members) this.link(m.value, g.id);
+    }
+    this.revision++;
+    this.counted();
+  }
+
+  private counted(): void {
+    this.indexed = { users: this.userStore.size, sps: this.spStore.size, groups: this.groupStore.size };
+  }
+
+  private link(memberId: string, groupId: string): void {
+    let set = this.parents.get(memberId);
+    if (!set) {
+      set = new Set();
+      this.parents.set(memberId, set);
+    }
+    set.add(groupId);
+  }
+
+  private unlink(memberId: string, groupId: string): void {
+    const set = this.parents.get(memberId);
+    if (!set) return;
+    set.delete(groupId);
+    if (set.size === 0) this.parents.delete(memberId);
+  }
+
+  /** Stores a user (new or replaced), keeping the name index current. */
+  private writeUser(user: ScimUser): ScimUser {
+    this.sync();
+    const old = this.userStore.get(user.id);
+    if (old) this.userNames.remove(old.userName.toLowerCase(), old.id);
+    this.userStore.set(user.id, user);
+    this.userNames.add(user.userName.toLowerCase(), user.id);
+    this.revision++;
+    this.counted();
+    return user;
+  }
+
+  private writeServicePrincipal(sp: ScimServicePrincipal): ScimServicePrincipal {
+    this.sync();
+    const old = this.spStore.get(sp.id);
+    if (old) this.applicationIds.remove(old.applicationId, old.id);
+    this.spStore.set(sp.id, sp);
+    this.applicationIds.add(sp.applicationId, sp.id);
+    this.revision++;
+    this.counted();
+    return sp;
+  }
+
+  /**
+   * Stores a group (new or replaced), keeping the name and membership indexes current. `change`
+   * names the members added or removed when the caller knows them, sparing a comparison of the
+   * whole member lists (the `users` group holds every identity).
+   */
+  private writeGroup(group: ScimGroup, change?: { added?: string; removed?: string }): ScimGroup {
+    this.sync();
+    const old = this.groupStore.get(group.id);
+    if (old && old.displayName !== group.displayName) this.groupNames.remove(old.displayName.toLowerCase(), old.id);
+    this.groupStore.set(group.id, group);
+    this.groupNames.add(group.displayName.toLowerCase(), group.id);
+    if (change) {
+      if (change.removed !== undefined) this.unlink(change.removed, group.id);
+      if (change.added !== undefined) this.link(change.added, group.id);
+    } else {
+      const now = new Set(group.members.map((m) => m.value));
+      for (const m of old?.members ?? []) if (!now.has(m.value)) this.unlink(m.value, group.id);
+      for (const value of now) this.link(value, group.id);
+    }
+    this.counted();
+    return group;
+  }
+
+  private dropGroup(id: string): void {
+    this.sync();
+    const old = this.groupStore.get(id);
+    if (!old) return;
+    this.groupStore.delete(id);
+    this.groupNames.remove(old.displayName.toLowerCase(), id);
+    for (const m of old.members) this.unlink(m.value, id);
+    this.counted();
+  }
+
+  private dropUser(id: string): void {
+    this.sync();
+    const old = this.userStore.get(id);
+    if (!old) return;
+    this.userStore.delete(id);
+    this.userNames.remove(old.userName.toLowerCase(), id);
+    this.revision++;
+    this.counted();
+  }
+
+  private dropServicePrincipal(id: string): void {
+    this.sync();
+    const old = this.spStore.get(id);
+    if (!old) return;
+    this.spStore.delete(id);
+    this.applicationIds.remove(old.applicationId, id);
+    this.revision++;
+    this.counted();
+  }
+
+  /** Whether group `groupId` holds `memberId` directly. */
+  private holds(groupId: string, memberId: string): boolean {
+    this.sync();
+    return this.parents.get(memberId)?.has(groupId) ?? false;
   }
 
   /** The id of the (simulated) Databricks account the workspace belongs to: a UUID kept with the state. */
@@ -154,23 +347,23 @@ export class Identity {
 
   /** Creates the built-in groups and the admin user when the workspace is new. */
   seed(): ScimUser {
-    if (!this.groups.find((g) => g.displayName === ADMINS_GROUP)) {
+    if (!this.groupByName(ADMINS_GROUP)) {
       const id = this.newScimId();
-      this.groups.set(id, { id, displayName: ADMINS_GROUP, members: [] });
+      this.writeGroup({ id, displayName: ADMINS_GROUP, members: [] });
     }
-    if (!this.groups.find((g) => g.displayName === USERS_GROUP)) {
+    if (!this.groupByName(USERS_GROUP)) {
       const id = this.newScimId();
-      this.groups.set(id, {
+      this.writeGroup({
         id,
         displayName: USERS_GROUP,
         members: [],
         entitlements: DEFAULT_USERS_ENTITLEMENTS.map((e) => ({ ...e })),
       });
     }
-    let admin = this.users.find((u) => u.userName === ADMIN_USER_NAME);
+    let admin = this.userByName(ADMIN_USER_NAME);
     if (!admin) {
       const id = this.newScimId();
-      admin = this.users.set(id, {
+      admin = this.writeUser({
         id,
         userName: ADMIN_USER_NAME,
         displayName: "Lakeforge Admin",
@@ -185,44 +378,81 @@ export class Identity {
     return admin;
   }
 
+  /** The group with this display name (compared exactly). */
   groupByName(displayName: string): ScimGroup | undefined {
-    return this.groups.find((g) => g.displayName === displayName);
+    return this.groupsNamedLike(displayName).find((g) => g.displayName === displayName);
   }
 
+  /** Groups whose display name equals `displayName` ignoring case (what a SCIM `eq` filter matches). */
+  groupsNamedLike(displayName: string): ScimGroup[] {
+    this.sync();
+    return [...this.groupNames.ids(displayName.toLowerCase())].flatMap((id) => this.groupStore.get(id) ?? []);
+  }
+
+  /** The user with this userName, compared ignoring case (user names are unique that way). */
   userByName(userName: string): ScimUser | undefined {
-    const lower = userName.toLowerCase();
-    return this.users.find((u) => u.userName.toLowerCase() === lower);
+    this.sync();
+    for (const id of this.userNames.ids(userName.toLowerCase())) {
+      const u = this.userStore.get(id);
+      if (u) return u;
+    }
+    return undefined;
   }
 
   servicePrincipalByAppId(applicationId: string): ScimServicePrincipal | undefined {
-    return this.servicePrincipals.find((sp) => sp.applicationId === applicationId);
+    this.sync();
+    for (const id of this.applicationIds.ids(applicationId)) {
+      const sp = this.spStore.get(id);
+      if (sp) return sp;
+    }
+    return undefined;
   }
 
   addMember(groupName: string, memberId: string, display?: string): void {
     const g = this.groupByName(groupName);
     if (!g) throw new Error(`group ${groupName} is missing`);
-    if (g.members.some((m) => m.value === memberId)) return;
-    this.groups.set(g.id, { ...g, members: [...g.members, { value: memberId, ...(display ? { display } : {}) }] });
+    if (this.holds(g.id, memberId)) return;
+    this.writeGroup({ ...g, members: [...g.members, { value: memberId, ...(display ? { display } : {}) }] }, { added: memberId });
   }
 
   /** Adds a member to a group given by id; a no-op when it is a member already. */
   addMemberById(groupId: string, memberId: string): void {
     const g = this.groups.get(groupId);
     if (!g) throw new Error(`group ${groupId} is missing`);
-    if (g.members.some((m) => m.value === memberId)) return;
-    this.groups.set(g.id, { ...g, members: [...g.members, { value: memberId }] });
+    if (this.holds(groupId, memberId)) return;
+    this.writeGroup({ ...g, members: [...g.members, { value: memberId }] }, { added: memberId });
   }
 
   /** Removes a member from a group given by id; a no-op when it is not a member. */
   removeMemberById(groupId: string, memberId: string): void {
     const g = this.groups.get(groupId);
-    if (!g?.members.some((m) => m.value === memberId)) return;
-    this.groups.set(g.id, { ...g, members: g.members.filter((m) => m.value !== memberId) });
+    if (!g || !this.holds(groupId, memberId)) return;
+    this.writeGroup({ ...g, members: g.members.filter((m) => m.value !== memberId) }, { removed: memberId });
   }
 
-  /** Ids of the groups that contain `memberId` directly. */
+  /** Replaces a user's record (same id); the caller has checked that its userName is free. */
+  replaceUser(user: ScimUser): ScimUser {
+    if (!this.users.has(user.id)) throw new Error(`user ${user.id} is missing`);
+    return this.writeUser(user);
+  }
+
+  /** Replaces a service principal's record (same id and application id). */
+  replaceServicePrincipal(sp: ScimServicePrincipal): ScimServicePrincipal {
+    if (!this.servicePrincipals.has(sp.id)) throw new Error(`service principal ${sp.id} is missing`);
+    return this.writeServicePrincipal(sp);
+  }
+
+  /** Replaces a group's record (same id), members included; the caller has checked name and cycles. */
+  replaceGroup(group: ScimGroup): ScimGroup {
+    if (!this.groups.has(group.id)) throw new Error(`group ${group.id} is missing`);
+    return this.writeGroup(group);
+  }
+
+  /** Ids of the groups that contain `memberId` directly, in the order the groups were created. */
   directGroupIds(memberId: string): string[] {
-    return this.groups.filter((g) => g.members.some((m) => m.value === memberId)).map((g) => g.id);
+    this.sync();
+    const ids = this.parents.get(memberId);
+    return ids ? [...ids].filter((id) => this.groupStore.has(id)).sort(byId) : [];
   }
 
   /** Every group containing `memberId`, directly or through nested groups. */
@@ -241,20 +471,20 @@ export class Identity {
     return [...out.values()];
   }
 
-  /** True when group `groupId` contains `memberId`, directly or through nested groups. */
+  /**
+   * True when group `groupId` contains `memberId`, directly or through nested groups: walks up from
+   * the member through the groups holding it, which are few, rather than down through the members.
+   */
   groupContains(groupId: string, memberId: string): boolean {
+    this.sync();
     const seen = new Set<string>();
-    const queue = [groupId];
+    const queue = [...(this.parents.get(memberId) ?? [])];
     while (queue.length > 0) {
       const id = queue.pop() as string;
-      if (seen.has(id)) continue;
+      if (seen.has(id) || !this.groupStore.has(id)) continue;
+      if (id === groupId) return true;
       seen.add(id);
-      const g = this.groups.get(id);
-      if (!g) continue;
-      for (const m of g.members) {
-        if (m.value === memberId) return true;
-        if (this.groups.has(m.value)) queue.push(m.value);
-      }
+      for (const parent of this.parents.get(id) ?? []) queue.push(parent);
     }
     return false;
   }
@@ -271,7 +501,7 @@ export class Identity {
   createUser(fields: Omit<ScimUser, "id">): ScimUser {
     if (this.userByName(fields.userName)) throw alreadyExists(`User with username ${fields.userName} already exists.`);
     const id = this.newScimId();
-    const user = this.users.set(id, { ...fields, id });
+    const user = this.writeUser({ ...fields, id });
     this.addMember(USERS_GROUP, id);
     return user;
   }
@@ -288,7 +518,7 @@ export class Identity {
       throw alreadyExists(`Service principal with application ID ${applicationId} already exists.`);
     }
     const id = this.newScimId();
-    const sp = this.servicePrincipals.set(id, { ...fields, applicationId, id });
+    const sp = this.writeServicePrincipal({ ...fields, applicationId, id });
     this.addMember(USERS_GROUP, id);
     return sp;
   }
@@ -297,7 +527,7 @@ export class Identity {
   createGroup(fields: Omit<ScimGroup, "id">): ScimGroup {
     if (this.groupByName(fields.displayName)) throw alreadyExists(`Group with name ${fields.displayName} already exists.`);
     const id = this.newScimId();
-    return this.groups.set(id, { ...fields, id });
+    return this.writeGroup({ ...fields, id });
   }
 
   /** Deletes a user or service principal with its group memberships, tokens, secrets and federation policies. */
@@ -307,20 +537,20 @@ export class Identity {
       if (t.principal_kind === kind && t.principal_id === id) this.tokens.delete(key);
     }
     if (kind === "user") {
-      this.users.delete(id);
+      this.dropUser(id);
       return;
     }
     for (const s of this.spSecrets.filter((x) => x.sp_id === id)) this.spSecrets.delete(s.id);
     for (const [key, p] of [...this.federationPolicies.entries()]) {
       if (p.service_principal_id === id) this.federationPolicies.delete(key);
     }
-    this.servicePrincipals.delete(id);
+    this.dropServicePrincipal(id);
   }
 
   /** Deletes a group and removes it from the groups it was nested in. */
   deleteGroup(id: string): void {
     for (const groupId of this.directGroupIds(id)) this.removeMemberById(groupId, id);
-    this.groups.delete(id);
+    this.dropGroup(id);
   }
 
   /** Forgets expired tokens (OAuth access tokens accumulate otherwise). */
@@ -330,20 +560,25 @@ export class Identity {
     }
   }
 
-  /** Display names of every group containing `memberId`, following nested groups. */
+  /**
+   * Display names of every group containing `memberId`, following nested groups; walks the
+   * membership index, so it costs in proportion to those groups (this runs on every request).
+   */
   groupsOf(memberId: string): string[] {
-    const out = new Set<string>();
-    const queue = [memberId];
+    this.sync();
+    const names = new Set<string>();
+    const seen = new Set<string>();
+    const queue = [...(this.parents.get(memberId) ?? [])];
     while (queue.length > 0) {
       const id = queue.pop() as string;
-      for (const g of this.groups.values()) {
-        if (!out.has(g.displayName) && g.members.some((m) => m.value === id)) {
-          out.add(g.displayName);
-          queue.push(g.id);
-        }
-      }
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const g = this.groupStore.get(id);
+      if (!g) continue;
+      names.add(g.displayName);
+      for (const parent of this.parents.get(id) ?? []) queue.push(parent);
     }
-    return [...out];
+    return [...names];
   }
 
   principalFor(kind: Principal["kind"], id: string): Principal | undefined {

@@ -4,12 +4,15 @@ import type { Collection, Store } from "./store/store.js";
 import type { Workspace } from "./workspace.js";
 
 /**
- * The workspace file tree (notebooks, files, directories, Git folders) and the volume file tree of
- * the Files API, both kept as one record per path in a store collection, with in-memory indexes of
- * children and object ids rebuilt from the collection on start.
+ * The workspace file tree (notebooks, files, directories, Git folders, and the objects other services
+ * keep in folders, such as MLflow experiments) and the volume file tree of the Files API, both kept
+ * as one record per path in a store collection, with in-memory indexes of children and object ids
+ * rebuilt from the collection on start.
  */
 
-export type ObjectType = "DIRECTORY" | "NOTEBOOK" | "FILE" | "REPO" | "LIBRARY";
+/** Objects another service owns and keeps in workspace folders (see `WorkspaceTree.putForeign`). */
+export type ForeignObjectType = "MLFLOW_EXPERIMENT";
+export type ObjectType = "DIRECTORY" | "NOTEBOOK" | "FILE" | "REPO" | "LIBRARY" | ForeignObjectType;
 export type NotebookLanguage = "PYTHON" | "SQL" | "SCALA" | "R";
 /** How a notebook is kept and exported by default: as source with a header, or as a Jupyter document. */
 export type NotebookFormat = "SOURCE" | "JUPYTER";
@@ -27,7 +30,15 @@ export interface TreeNode {
   /** Content hash in the blob store (files and notebooks). */
   blob?: string;
   size?: number;
+  /**
+   * Set on nodes another service owns (an MLflow experiment): the permission object type that guards
+   * them, whose id is the node's `object_id`. The owner keeps the object's record and permissions.
+   */
+  permission_type?: string;
 }
+
+/** Whether a node stands for an object another service owns (a leaf with no content). */
+export const isForeign = (node: TreeNode) => node.permission_type !== undefined;
 
 export const LANGUAGES: readonly NotebookLanguage[] = ["PYTHON", "SQL", "SCALA", "R"];
 
@@ -336,6 +347,7 @@ export const WORKSPACE_LEVELS = ["CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"
 
 /** The permission object type of each kind of workspace object (`/api/2.0/permissions/{type}/{id}`). */
 export function permissionType(node: TreeNode): string {
+  if (node.permission_type !== undefined) return node.permission_type;
   switch (node.object_type) {
     case "NOTEBOOK":
       return "notebooks";
@@ -354,6 +366,7 @@ const OPEN_FOLDERS = new Set(["/", "/Users", "/Repos"]);
 
 export class WorkspaceTree extends FileTree {
   private readonly homesReady = new Set<string>();
+  private homesRevision = -1;
   private readonly removeHooks: ((node: TreeNode) => void)[] = [];
 
   constructor(private readonly ws: Workspace) {
@@ -405,6 +418,9 @@ export class WorkspaceTree extends FileTree {
    * identity appears.
    */
   ensureHomes(): void {
+    // Runs on every request: nothing to do unless an identity changed (or the tree lost its seed).
+    const revision = this.ws.identity.principalsRevision;
+    if (revision === this.homesRevision && this.get("/Users")) return;
     this.seed();
     const identities: { id: string; name: string; kind: Principal["kind"] }[] = [];
     for (const u of this.ws.identity.users.values()) identities.push({ id: u.id, name: u.userName, kind: "user" });
@@ -424,21 +440,56 @@ export class WorkspaceTree extends FileTree {
         this.ws.permissions.write("directories", String(node.object_id), [{ ...entry, permission_level: "CAN_MANAGE" }], "merge");
       }
     }
+    this.homesRevision = revision;
   }
 
-  /** Called for every REPO node removed, so the repos service can forget the Git folder. */
+  /**
+   * Registers a hook called for every node a subtree removal takes away (children first), so the
+   * services owning objects in the tree (Git folders, MLflow experiments) can follow. Hooks are not
+   * called for `removeForeign`: there the owner itself removes its node.
+   */
   onRemove(hook: (node: TreeNode) => void): void {
     this.removeHooks.push(hook);
   }
 
-  /** Removes a subtree with the permissions of everything in it. */
+  /**
+   * Removes a subtree with the permissions of everything in it, except those of foreign objects,
+   * which their owners keep (a deleted MLflow experiment can be restored with its permissions).
+   */
   override removeSubtree(path: string): TreeNode[] {
     const removed = super.removeSubtree(path);
     for (const node of removed) {
-      this.ws.permissions.drop(permissionType(node), String(node.object_id));
-      if (node.object_type === "REPO") for (const hook of this.removeHooks) hook(node);
+      if (!isForeign(node)) this.ws.permissions.drop(permissionType(node), String(node.object_id));
+      for (const hook of this.removeHooks) hook(node);
     }
     return removed;
+  }
+
+  /**
+   * Places an object another service owns at `path`, a free path in an existing folder: it is listed
+   * and named by the Workspace API, blocks that path for notebooks, files and folders, and goes with
+   * its folder (the `onRemove` hooks tell the owner). Its id is the owner's id for the object, taken
+   * from `newId()` so that it never collides with a workspace object id.
+   */
+  putForeign(path: string, objectType: ForeignObjectType, objectId: number, permissionType: string): TreeNode {
+    return this.add({ path, object_type: objectType, object_id: objectId, permission_type: permissionType });
+  }
+
+  /** Moves a foreign node (an experiment renamed by its service) to a free path in an existing folder. */
+  moveForeign(from: string, to: string): TreeNode {
+    const node = this.get(from);
+    if (!node || !isForeign(node)) throw new Error(`no foreign object at ${from}`);
+    if (from === to) return node;
+    const parent = parentOf(to);
+    if (parent === undefined || !this.isContainer(parent) || this.get(to)) throw new Error(`cannot move ${from} to ${to}`);
+    super.removeSubtree(from);
+    return this.add({ ...node, path: to, modified_at: Date.now() });
+  }
+
+  /** Removes a foreign node on behalf of its owner (no `onRemove` hooks); a no-op when it is not there. */
+  removeForeign(path: string, objectId: number): void {
+    const node = this.get(path);
+    if (node && isForeign(node) && node.object_id === objectId) super.removeSubtree(path);
   }
 
   /** The caller with the implicit `users` group every workspace identity belongs to. */

@@ -5,6 +5,7 @@ import { register as clusters } from "./clusters.js";
 import { register as control } from "./control.js";
 import { register as instancePools } from "./instance-pools.js";
 import { register as jobs } from "./jobs.js";
+import { register as libraries } from "./libraries.js";
 import { register as mlflow } from "./mlflow.js";
 import { register as oauth } from "./oauth.js";
 import { register as permissions } from "./permissions.js";
@@ -32,6 +33,7 @@ export function registerServices(r: Router, ws: Workspace): void {
     clusterPolicies,
     instancePools,
     clusters,
+    libraries,
     workspace,
     repos,
   ])

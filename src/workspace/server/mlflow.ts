@@ -1,6 +1,7 @@
 import { alreadyExists, invalid, type JsonObject, notFound, page, type Router, requireStr, str } from "../http.js";
 import type { Principal } from "../identity.js";
-import { baseName, parentOf, permissionType, workspaceTree } from "../tree.js";
+import type { Collection } from "../store/store.js";
+import { baseName, parentOf, permissionType, type WorkspaceTree, workspaceTree } from "../tree.js";
 import type { Workspace } from "../workspace.js";
 import { type ModelVersionRecord, unityCatalog } from "./unity-catalog.js";
 
@@ -9,9 +10,12 @@ import { type ModelVersionRecord, unityCatalog } from "./unity-catalog.js";
  * registered models, and the Unity Catalog model-version calls MLflow clients make when registering
  * a model in a `databricks-uc` registry.
  *
- * Experiments are named by workspace paths (`/Users/someone@example.com/my-experiment`); a deleted
- * experiment keeps its id and can be restored, but frees its name for a new experiment, as the
- * workspace moves it to the trash.
+ * Experiments are named by workspace paths (`/Users/someone@example.com/my-experiment`) and are
+ * workspace objects of type MLFLOW_EXPERIMENT at that path (object id = experiment id): the Workspace
+ * API lists them, a notebook or folder cannot take their path, and deleting them (or a folder holding
+ * them) through the Workspace API deletes the experiment. A deleted experiment keeps its id and can be
+ * restored, but leaves the tree and frees its name for a new experiment, as the workspace moves it to
+ * the trash.
  */
 
 export interface ExperimentRecord {
@@ -41,6 +45,7 @@ const MAX_EXPERIMENT_RESULTS = 3000;
 const MAX_MODEL_RESULTS = 1000;
 const MAX_TAG_KEY = 250;
 const MAX_TAG_VALUE = 5000;
+const EXPERIMENT_NODE = "MLFLOW_EXPERIMENT";
 
 /** Databricks stores experiment names without the `/Workspace` prefix (and without the `//` some clients send). */
 export function normalizeExperimentName(raw: string): string {
@@ -186,6 +191,31 @@ function checkTag(key: string, value: string): void {
 
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * Brings the workspace tree in line with the experiments on start: every active experiment has its
+ * node (state written before experiments were workspace objects has none), no deleted one has.
+ */
+function placeExperiments(tree: WorkspaceTree, experiments: Collection<ExperimentRecord>): void {
+  for (const e of experiments.values()) {
+    const id = Number(e.experiment_id);
+    const node = tree.byId(id);
+    if (e.lifecycle_stage !== "active") {
+      if (node?.object_type === EXPERIMENT_NODE) tree.removeForeign(node.path, id);
+      continue;
+    }
+    if (node?.object_type === EXPERIMENT_NODE) {
+      if (node.path !== e.name && !tree.get(e.name) && tree.isContainer(parentOf(e.name) ?? "/")) {
+        tree.moveForeign(node.path, e.name);
+      }
+      continue;
+    }
+    // An experiment whose folder is gone or whose path is taken stays out of the tree.
+    if (!node && !tree.get(e.name) && tree.isContainer(parentOf(e.name) ?? "/")) {
+      tree.putForeign(e.name, EXPERIMENT_NODE, id, "experiments");
+    }
+  }
+}
+
 export function register(r: Router, ws: Workspace): void {
   const experiments = ws.store.collection<ExperimentRecord>("mlflow_experiments");
   const models = ws.store.collection<RegisteredModelRecord>("mlflow_registered_models");
@@ -215,6 +245,16 @@ export function register(r: Router, ws: Workspace): void {
   });
 
   // -- experiments ------------------------------------------------------------------------
+
+  placeExperiments(tree, experiments);
+  // An experiment whose node the Workspace API removes (itself, or with a folder) is deleted.
+  tree.onRemove((node) => {
+    if (node.object_type !== EXPERIMENT_NODE) return;
+    const e = experiments.get(String(node.object_id));
+    if (e?.lifecycle_stage === "active") {
+      experiments.set(e.experiment_id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
+    }
+  });
 
   const experimentName = (raw: string): string => {
     const name = normalizeExperimentName(raw);
@@ -295,6 +335,7 @@ export function register(r: Router, ws: Workspace): void {
         : {}),
     };
     experiments.set(id, rec);
+    tree.putForeign(name, EXPERIMENT_NODE, Number(id), "experiments");
     perms.grantCreator("experiments", id, p);
     return { experiment_id: id };
   });
@@ -366,6 +407,9 @@ export function register(r: Router, ws: Workspace): void {
     // The source-name tag follows the experiment's name.
     const tags = e.tags.map((t) => (t.key === "mlflow.experiment.sourceName" ? { ...t, value: name } : t));
     experiments.set(id, { ...e, name, tags, last_update_time: Date.now() });
+    const node = tree.get(e.name);
+    if (node?.object_type === EXPERIMENT_NODE && node.object_id === Number(id)) tree.moveForeign(e.name, name);
+    else tree.putForeign(name, EXPERIMENT_NODE, Number(id), "experiments");
     return {};
   });
 
@@ -373,6 +417,7 @@ export function register(r: Router, ws: Workspace): void {
     const id = requireStr(c.input, "experiment_id");
     const e = requireExperiment(c.principal, id, "CAN_MANAGE");
     if (e.lifecycle_stage === "active") experiments.set(id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
+    tree.removeForeign(e.name, Number(id));
     return {};
   });
 
@@ -383,7 +428,11 @@ export function register(r: Router, ws: Workspace): void {
     if (activeByName(e.name) || tree.get(e.name)) {
       throw alreadyExists(`Cannot restore experiment ${id}: an active experiment named '${e.name}' already exists.`, 400);
     }
+    // The experiment returns to its folder, which must still exist.
+    const dirPath = parentOf(e.name) ?? "/";
+    if (!tree.isContainer(dirPath)) throw notFound(`Parent directory ${dirPath} does not exist.`);
     experiments.set(id, { ...e, lifecycle_stage: "active", last_update_time: Date.now() });
+    tree.putForeign(e.name, EXPERIMENT_NODE, Number(id), "experiments");
     return {};
   });
 

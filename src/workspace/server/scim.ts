@@ -67,7 +67,8 @@ export function register(r: Router, ws: Workspace): void {
 
   // ----- Users ----------------------------------------------------------------------------------
   r.get(`${BASE}/Users`, (c) => {
-    const all = [...id.users.values()].map((u) => renderUser(id, u));
+    const found = candidates(c.input, "userName", id.users.values(), (v) => optional(id.userByName(v)));
+    const all = found.map((u) => renderUser(id, u));
     return listResponse(all, c.input, (doc) => (c.principal.admin || doc.id === c.principal.id ? doc : limitedUser(doc)));
   });
   r.get(`${BASE}/Users/:id`, (c) => {
@@ -106,7 +107,10 @@ export function register(r: Router, ws: Workspace): void {
 
   // ----- Service principals ---------------------------------------------------------------------
   r.get(`${BASE}/ServicePrincipals`, (c) => {
-    const all = [...id.servicePrincipals.values()].map((sp) => renderServicePrincipal(id, sp));
+    const found = candidates(c.input, "applicationId", id.servicePrincipals.values(), (v) =>
+      optional(id.servicePrincipalByAppId(v)),
+    );
+    const all = found.map((sp) => renderServicePrincipal(id, sp));
     return listResponse(all, c.input, (doc) =>
       c.principal.admin || doc.id === c.principal.id ? doc : limitedServicePrincipal(doc),
     );
@@ -150,7 +154,8 @@ export function register(r: Router, ws: Workspace): void {
 
   // ----- Groups ---------------------------------------------------------------------------------
   r.get(`${BASE}/Groups`, (c) => {
-    const all = [...id.groups.values()].map((g) => renderGroup(id, g));
+    const found = candidates(c.input, "displayName", id.groups.values(), (v) => id.groupsNamedLike(v));
+    const all = found.map((g) => renderGroup(id, g));
     return listResponse(all, c.input, (doc) => (c.principal.admin ? doc : limitedGroup(doc)));
   });
   r.get(`${BASE}/Groups/:id`, (c) => {
@@ -481,7 +486,7 @@ function saveUser(id: Identity, existing: ScimUser, doc: JsonObject): void {
   const other = id.userByName(fields.userName);
   if (other && other.id !== existing.id) throw alreadyExists(`User with username ${fields.userName} already exists.`);
   const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "user");
-  id.users.set(existing.id, { ...fields, id: existing.id });
+  id.replaceUser({ ...fields, id: existing.id });
   applyParentGroups(id, existing.id, parents);
 }
 
@@ -493,7 +498,7 @@ function saveServicePrincipal(id: Identity, existing: ScimServicePrincipal, doc:
     throw invalid(`applicationId cannot be changed (service principal ${existing.id} has ${existing.applicationId}).`);
   }
   const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "service_principal");
-  id.servicePrincipals.set(existing.id, { ...fields, id: existing.id, applicationId: appId });
+  id.replaceServicePrincipal({ ...fields, id: existing.id, applicationId: appId });
   applyParentGroups(id, existing.id, parents);
 }
 
@@ -519,12 +524,29 @@ function saveGroup(id: Identity, existing: ScimGroup, doc: JsonObject): void {
     }
   }
   const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "group", wouldContain(id, members));
-  id.groups.set(existing.id, { ...groupFields(doc), id: existing.id, displayName, members: members.map((value) => ({ value })) });
+  id.replaceGroup({ ...groupFields(doc), id: existing.id, displayName, members: members.map((value) => ({ value })) });
   applyParentGroups(id, existing.id, parents);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Listing: filter, sort, page, project
+
+/**
+ * The records a list request has to render: with a filter `<key> eq "<value>"` on an attribute the
+ * identity indexes (clients look identities up by name this way), only those the index names, whose
+ * comparison matches the filter's; every record otherwise. The filter still decides either way.
+ */
+function candidates<T>(input: JsonObject, key: string, all: Iterable<T>, lookup: (value: string) => T[]): T[] {
+  const text = str(input, "filter");
+  if (text !== undefined && text.trim() !== "") {
+    const f = parseFilter(text);
+    const attr = f.op === "cmp" && f.path.length === 1 ? f.path[0]?.toLowerCase() : undefined;
+    if (f.op === "cmp" && f.cmp === "eq" && typeof f.value === "string" && attr === key.toLowerCase()) return lookup(f.value);
+  }
+  return [...all];
+}
+
+const optional = <T>(value: T | undefined): T[] => (value === undefined ? [] : [value]);
 
 function listResponse(all: JsonObject[], input: JsonObject, visible: (doc: JsonObject) => JsonObject): JsonObject {
   const filterText = str(input, "filter");

@@ -21,6 +21,7 @@ import {
   classifyFile,
   displayPath,
   EXTENSION,
+  isForeign,
   isWithin,
   type JupyterDocument,
   jupyterLanguage,
@@ -207,13 +208,16 @@ function registerWorkspace(r: Router, ws: Workspace, tree: WorkspaceTree): void 
     const node = existing(p);
     const parent = parentOf(node.path);
     if (SYSTEM_FOLDERS.has(node.path)) throw invalid(`Cannot delete ${p.shown}: it is a system folder.`);
-    tree.require(c.principal, node, "CAN_EDIT", p.shown);
+    // An object another service owns (an MLflow experiment) needs the level its own delete call needs.
+    tree.require(c.principal, node, isForeign(node) ? "CAN_MANAGE" : "CAN_EDIT", p.shown);
     if (!c.principal.admin && (parent === "/Users" || parent === "/Repos")) {
       throw new ApiError(403, "PERMISSION_DENIED", `Only workspace admins may delete the user folder ${p.shown}.`);
     }
     if (tree.hasChildren(node.path) && !(bool(c.input, "recursive") ?? false)) {
       throw new ApiError(400, "DIRECTORY_NOT_EMPTY", `Folder (${p.shown}) is not empty`);
     }
+    // The owners of objects in the subtree (Git folders, MLflow experiments) follow through the
+    // tree's removal hooks: an experiment removed here is deleted, as by its own delete call.
     tree.removeSubtree(node.path);
     return {};
   });
@@ -287,8 +291,9 @@ function writeObject(
   });
   const current = tree.get(target.path);
   if (current) {
+    // Folders and objects other services own (MLflow experiments) are never replaced by a write.
     const isFolder = current.object_type === "DIRECTORY" || current.object_type === "REPO";
-    if (!overwrite || isFolder) {
+    if (!overwrite || isFolder || isForeign(current)) {
       if (via === "import-file" && current.object_type === "FILE") {
         throw new ApiError(409, "RESOURCE_ALREADY_EXISTS", `File already exists at (${shown}).`);
       }
@@ -336,6 +341,9 @@ function exportObject(
   shown: string,
 ): { content: Buffer; fileType?: string } {
   const unsupported = () => invalid(`Export format ${format} is not supported for ${shown} by this workspace.`);
+  if (isForeign(node)) {
+    throw invalid(`${shown} is of type ${node.object_type}, which cannot be exported.`);
+  }
   switch (node.object_type) {
     case "DIRECTORY":
     case "REPO": {

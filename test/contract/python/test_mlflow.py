@@ -1,8 +1,12 @@
 """MLflow experiments and the workspace model registry through the official SDK."""
 
+import base64
+import io
+import zipfile
+
 import pytest
 from databricks.sdk import WorkspaceClient
-from databricks.sdk.errors import InvalidParameterValue, NotFound, PermissionDenied, ResourceAlreadyExists
+from databricks.sdk.errors import BadRequest, InvalidParameterValue, NotFound, PermissionDenied, ResourceAlreadyExists
 from databricks.sdk.service.ml import (
     ExperimentAccessControlRequest,
     ExperimentPermissionLevel,
@@ -13,6 +17,7 @@ from databricks.sdk.service.ml import (
     RegisteredModelPermissionLevel,
     ViewType,
 )
+from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
 
 ADMIN = "admin@lakeforge.local"
 HOME = f"/Users/{ADMIN}"
@@ -227,3 +232,181 @@ def test_model_permissions_are_enforced(local, w: WorkspaceClient, unique: str):
 
     mine = u.model_registry.create_model(f"users-own-{unique}").registered_model
     u.model_registry.delete_model(mine.name)
+
+
+# ----- experiments are workspace objects ---------------------------------------------------------
+
+
+def raw_status(w: WorkspaceClient, path: str) -> dict:
+    """get-status as sent: the SDK's ObjectType enum has no MLFLOW_EXPERIMENT (it parses it as None)."""
+    return w.api_client.do("GET", "/api/2.0/workspace/get-status", query={"path": path})
+
+
+def test_experiment_is_a_workspace_object(w: WorkspaceClient, unique: str):
+    folder = f"{HOME}/exps-{unique}"
+    w.workspace.mkdirs(folder)
+    name = f"{folder}/exp"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+
+    status = raw_status(w, name)
+    assert status["object_type"] == "MLFLOW_EXPERIMENT"
+    assert status["path"] == name
+    assert status["object_id"] == int(exp_id)
+    assert status["resource_id"] == exp_id
+    assert raw_status(w, f"/Workspace{name}")["path"] == f"/Workspace{name}"
+    info = w.workspace.get_status(name)
+    assert info.object_id == int(exp_id) and info.path == name
+
+    listed = {o.path: o.object_id for o in w.workspace.list(folder)}
+    assert listed == {name: int(exp_id)}
+    raw_list = w.api_client.do("GET", "/api/2.0/workspace/list", query={"path": folder})["objects"]
+    assert [(o["path"], o["object_type"]) for o in raw_list] == [(name, "MLFLOW_EXPERIMENT")]
+    # Listing the experiment itself answers the object, as for a notebook.
+    assert [o.object_id for o in w.workspace.list(name)] == [int(exp_id)]
+
+
+def test_experiment_path_cannot_be_taken(w: WorkspaceClient, unique: str):
+    name = f"{HOME}/taken-{unique}"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+    source = b"# Databricks notebook source\nx = 1\n"
+
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.mkdirs(name)
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.mkdirs(f"{name}/sub")
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.upload(name, source, format=ImportFormat.SOURCE, language=Language.PYTHON)
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.upload(name, source, format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.upload(f"{name}.py", source, format=ImportFormat.AUTO, overwrite=True)
+    with pytest.raises(ResourceAlreadyExists):
+        w.workspace.upload(name, b"plain", format=ImportFormat.RAW, overwrite=True)
+    with pytest.raises(InvalidParameterValue):
+        w.workspace.export(name)
+
+    # Nothing replaced it.
+    assert raw_status(w, name)["object_type"] == "MLFLOW_EXPERIMENT"
+    assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "active"
+
+
+def test_folder_delete_deletes_its_experiments(w: WorkspaceClient, unique: str):
+    folder = f"{HOME}/proj-{unique}"
+    w.workspace.mkdirs(f"{folder}/nested")
+    top = w.experiments.create_experiment(f"{folder}/top").experiment_id
+    deep = w.experiments.create_experiment(f"{folder}/nested/deep").experiment_id
+    w.workspace.upload(f"{folder}/nb.py", b"# Databricks notebook source\nx = 1\n", format=ImportFormat.AUTO)
+
+    # A folder export holds notebooks and files; experiments are left out.
+    archive = zipfile.ZipFile(io.BytesIO(w.workspace.download(folder, format=ExportFormat.AUTO).read()))
+    assert archive.namelist() == [f"proj-{unique}/nb.py"]
+
+    with pytest.raises(BadRequest) as e:
+        w.workspace.delete(f"{folder}/nested")
+    assert e.value.error_code == "DIRECTORY_NOT_EMPTY"
+    assert w.experiments.get_experiment(deep).experiment.lifecycle_stage == "active"
+
+    w.workspace.delete(folder, recursive=True)
+    for exp_id in (top, deep):
+        assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "deleted"
+    with pytest.raises(NotFound):
+        w.workspace.get_status(f"{folder}/nested/deep")
+    deleted = {e.experiment_id for e in w.experiments.search_experiments(view_type=ViewType.DELETED_ONLY)}
+    assert {top, deep} <= deleted
+    active = {e.experiment_id for e in w.experiments.search_experiments()}
+    assert not {top, deep} & active
+
+    # Restoring needs the experiment's folder back.
+    with pytest.raises(NotFound):
+        w.experiments.restore_experiment(top)
+    w.workspace.mkdirs(folder)
+    w.experiments.restore_experiment(top)
+    assert w.experiments.get_experiment(top).experiment.lifecycle_stage == "active"
+    assert raw_status(w, f"{folder}/top")["object_id"] == int(top)
+
+
+def test_workspace_delete_of_the_experiment_path(w: WorkspaceClient, unique: str):
+    name = f"{HOME}/gone-{unique}"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+    w.workspace.delete(name)
+    assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "deleted"
+    with pytest.raises(NotFound):
+        w.workspace.get_status(name)
+    with pytest.raises(NotFound):
+        w.workspace.delete(name)
+
+    # The name is free again: a new experiment takes the path, and the old one cannot come back there.
+    again = w.experiments.create_experiment(name).experiment_id
+    assert raw_status(w, name)["object_id"] == int(again)
+    with pytest.raises(ResourceAlreadyExists):
+        w.experiments.restore_experiment(exp_id)
+
+
+def test_rename_moves_the_workspace_object(w: WorkspaceClient, unique: str):
+    w.workspace.mkdirs(f"{HOME}/moved-{unique}")
+    name = f"{HOME}/before-{unique}"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+    created = raw_status(w, name)
+    w.experiments.update_experiment(exp_id, new_name=f"{HOME}/moved-{unique}/after")
+
+    with pytest.raises(NotFound):
+        w.workspace.get_status(name)
+    moved = raw_status(w, f"{HOME}/moved-{unique}/after")
+    assert (moved["object_type"], moved["object_id"]) == ("MLFLOW_EXPERIMENT", created["object_id"])
+    assert [o.path for o in w.workspace.list(f"{HOME}/moved-{unique}")] == [f"{HOME}/moved-{unique}/after"]
+    # The old path is free for a notebook.
+    w.workspace.upload(name, b"# Databricks notebook source\n", format=ImportFormat.SOURCE, language=Language.PYTHON)
+    assert w.workspace.get_status(name).object_type == ObjectType.NOTEBOOK
+
+    # A rename onto a taken path is refused and leaves the object where it is.
+    with pytest.raises(ResourceAlreadyExists):
+        w.experiments.update_experiment(exp_id, new_name=name)
+    assert raw_status(w, f"{HOME}/moved-{unique}/after")["object_id"] == int(exp_id)
+
+
+def test_deleted_experiment_leaves_the_tree_and_restore_brings_it_back(w: WorkspaceClient, unique: str):
+    name = f"{HOME}/trash-{unique}"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+    w.experiments.delete_experiment(exp_id)
+    with pytest.raises(NotFound):
+        w.workspace.get_status(name)
+    assert name not in {o.path for o in w.workspace.list(HOME)}
+
+    # While the path is taken by a notebook, the experiment cannot be restored.
+    w.workspace.upload(name, b"# Databricks notebook source\n", format=ImportFormat.SOURCE, language=Language.PYTHON)
+    with pytest.raises(ResourceAlreadyExists):
+        w.experiments.restore_experiment(exp_id)
+    assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "deleted"
+    w.workspace.delete(name)
+
+    w.experiments.restore_experiment(exp_id)
+    assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "active"
+    assert raw_status(w, name)["object_id"] == int(exp_id)
+    assert name in {o.path for o in w.workspace.list(HOME)}
+
+
+def test_experiment_objects_follow_experiment_permissions(local, w: WorkspaceClient, unique: str):
+    user = make_user(w, f"tree-{unique}@example.com")
+    u = local.client(token=local.token_for(user_name=user))
+    name = f"{HOME}/guarded-{unique}"
+    exp_id = w.experiments.create_experiment(name).experiment_id
+
+    with pytest.raises(PermissionDenied):
+        u.workspace.get_status(name)
+    w.experiments.set_permissions(
+        exp_id,
+        access_control_list=[ExperimentAccessControlRequest(user_name=user, permission_level=ExperimentPermissionLevel.CAN_READ)],
+    )
+    assert u.workspace.get_status(name).object_id == int(exp_id)
+    # Deleting through the Workspace API needs what deleting the experiment needs: CAN_MANAGE.
+    with pytest.raises(PermissionDenied):
+        u.workspace.delete(name)
+    w.experiments.update_permissions(
+        exp_id,
+        access_control_list=[ExperimentAccessControlRequest(user_name=user, permission_level=ExperimentPermissionLevel.CAN_MANAGE)],
+    )
+    u.workspace.delete(name)
+    assert w.experiments.get_experiment(exp_id).experiment.lifecycle_stage == "deleted"
+    # The experiment keeps its permissions in the trash: restored, the user still manages it.
+    w.experiments.restore_experiment(exp_id)
+    assert u.workspace.get_status(name).object_id == int(exp_id)

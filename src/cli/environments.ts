@@ -1,0 +1,267 @@
+import { readFileSync } from "node:fs";
+import { createInterface } from "node:readline/promises";
+import { type Command, Option } from "commander";
+import { validateConfig } from "../config/config.js";
+import { ConfigError } from "../config/errors.js";
+import {
+  applyPlan,
+  checkSavedPlan,
+  loadState,
+  type OpenEnvironment,
+  openEnvironment,
+  planEnvironment,
+} from "../deploy/environment.js";
+import type { ProgressEvent } from "../engine/engine.js";
+import { PlanError } from "../engine/engine.js";
+import { planFromJson, planToJson, renderPlan } from "../engine/render.js";
+import { writeFileAtomic } from "../engine/state.js";
+import { addressOf, hasChanges, type Plan, summarize } from "../engine/types.js";
+import { UserError } from "../lib/errors.js";
+import type { Output } from "./output.js";
+
+interface CommonOptions {
+  config: string;
+  environment?: string;
+  var: string[];
+  json?: boolean;
+  only: string[];
+  concurrency: string;
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function common(cmd: Command): Command {
+  return cmd
+    .option("-C, --config <path>", "lakeforge.yaml or the folder holding it", ".")
+    .option("-e, --environment <name>", "environment to work on (default: the one marked default, or the only one)")
+    .option("--var <name=value>", "set a variable (repeatable); wins over every other source", collect, [])
+    .option("--only <kind.name>", "limit to these resources (repeatable), e.g. job.nightly", collect, [])
+    .option("--concurrency <n>", "requests in flight at most", "8")
+    .option("--json", "machine-readable output on stdout");
+}
+
+function parseVars(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new UserError(`--var ${item}: expected name=value`);
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+function progressPrinter(out: Output, json: boolean): (e: ProgressEvent) => void {
+  const symbol: Record<string, string> = { create: "+", update: "~", recreate: "-/+", delete: "-", skip: " " };
+  return (e) => {
+    if (json || e.phase === "start") return;
+    const what = `${symbol[e.action] ?? "?"} ${e.address}`;
+    if (e.phase === "done") out.info(`  ${what}: ${e.action === "delete" ? "deleted" : `done${e.id ? ` (id ${e.id})` : ""}`}`);
+    else if (e.phase === "failed") out.info(`  ${what}: failed: ${e.error}`);
+    else out.info(`  ${what}: skipped (a dependency failed)`);
+  };
+}
+
+async function open(o: CommonOptions, out: Output): Promise<OpenEnvironment> {
+  const concurrency = Number(o.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UserError(`--concurrency: ${o.concurrency} is not a positive integer`);
+  return openEnvironment({
+    target: o.config,
+    ...(o.environment ? { environment: o.environment } : {}),
+    variables: parseVars(o.var),
+    concurrency,
+    progress: progressPrinter(out, o.json === true),
+  });
+}
+
+async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`${question} Only 'yes' will be accepted: `);
+    return answer.trim() === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+async function approve(out: Output, plan: Plan, autoApprove: boolean | undefined, verb: string): Promise<boolean> {
+  if (!hasChanges(plan) || autoApprove) return true;
+  if (!process.stdin.isTTY) {
+    throw new UserError(`refusing to ${verb} without confirmation`, "pass --auto-approve, or run on a terminal to confirm");
+  }
+  const ok = await confirm(`Do you want to ${verb} these changes in ${plan.environment}?`);
+  if (!ok) out.info(`${verb[0]?.toUpperCase()}${verb.slice(1)} cancelled.`);
+  return ok;
+}
+
+function renderResult(out: Output, json: boolean, plan: Plan, result: Awaited<ReturnType<typeof applyPlan>>): number {
+  const failures = result.failed.map((f) => ({ address: f.address, error: (f.error as Error).message ?? String(f.error) }));
+  if (json) out.json({ environment: plan.environment, summary: summarize(plan), done: result.done, failed: failures });
+  else {
+    const s = summarize(plan);
+    out.info(
+      failures.length === 0
+        ? `Apply complete: ${s.create} created, ${s.update} updated, ${s.recreate} recreated, ${s.delete} deleted.`
+        : `Apply finished with ${failures.length} failure(s); state records everything that was done.`,
+    );
+    for (const f of failures) out.error(`${f.address}: ${f.error}`);
+  }
+  return failures.length === 0 ? 0 : 1;
+}
+
+/** Runs `fn` holding the environment's deploy lock. */
+async function locked<T>(
+  env: OpenEnvironment,
+  operation: string,
+  forceUnlock: boolean | undefined,
+  out: Output,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (forceUnlock) {
+    const previous = await env.lock.forceUnlock();
+    if (previous) out.warn(`removed the lock held by ${previous.holder} since ${previous.acquired_at}`);
+  }
+  await env.lock.acquire(operation);
+  try {
+    return await fn();
+  } finally {
+    await env.lock.release();
+  }
+}
+
+function wrapPlanError(e: unknown): never {
+  if (e instanceof PlanError) throw new UserError(e.message);
+  throw e;
+}
+
+export function environmentCommands(program: Command, out: Output): void {
+  common(program.command("validate").description("check the configuration of every environment; sends no request")).action(
+    (o: CommonOptions) => {
+      const result = validateConfig(o.config, {
+        ...(o.environment ? { environment: o.environment } : {}),
+        variables: parseVars(o.var),
+      });
+      if (result.issues.length > 0) throw new ConfigError(result.issues);
+      if (o.json) out.json({ file: result.file, environments: result.environments, valid: true });
+      else out.info(`${result.file}: valid (${result.environments.join(", ")})`);
+    },
+  );
+
+  common(program.command("plan").description("show what apply would change in an environment"))
+    .option("--out <file>", "save the plan for `lakeforge apply <file>`")
+    .option("--destroy", "plan the destruction of everything in state")
+    .option("--detailed-exitcode", "exit 0 with no changes, 2 with changes, 1 on error")
+    .action(async (o: CommonOptions & { out?: string; destroy?: boolean; detailedExitcode?: boolean }) => {
+      const env = await open(o, out);
+      try {
+        const { plan } = await planEnvironment(env, {
+          only: o.only.length ? o.only : undefined,
+          destroy: o.destroy === true,
+        }).catch(wrapPlanError);
+        if (o.out) writeFileAtomic(o.out, planToJson(plan));
+        if (o.json) process.stdout.write(`${planToJson(plan)}\n`);
+        else out.info(renderPlan(plan, out.style).trimEnd());
+        if (o.out && !o.json) out.info(`Saved the plan to ${o.out}; apply it with: lakeforge apply ${o.out}`);
+        process.exitCode = o.detailedExitcode && hasChanges(plan) ? 2 : 0;
+      } finally {
+        await env.close();
+      }
+    });
+
+  common(program.command("apply").description("make an environment match the configuration"))
+    .argument("[plan]", "a plan saved with `lakeforge plan --out`")
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .action(async (planFile: string | undefined, o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
+      const env = await open(o, out);
+      try {
+        const code = await locked(env, "apply", o.forceUnlock, out, async () => {
+          let plan: Plan;
+          let state: Awaited<ReturnType<typeof loadState>>;
+          if (planFile) {
+            plan = planFromJson(readFileSync(planFile, "utf8"));
+            state = await loadState(env);
+            checkSavedPlan(env, plan, state);
+          } else {
+            ({ plan, state } = await planEnvironment(env, { only: o.only.length ? o.only : undefined }).catch(wrapPlanError));
+            if (!o.json) out.info(renderPlan(plan, out.style).trimEnd());
+            if (!(await approve(out, plan, o.autoApprove, "apply"))) return 1;
+          }
+          if (!hasChanges(plan)) {
+            if (o.json) out.json({ environment: plan.environment, summary: summarize(plan), done: [], failed: [] });
+            return 0;
+          }
+          return renderResult(out, o.json === true, plan, await applyPlan(env, plan, state));
+        });
+        process.exitCode = code;
+      } finally {
+        await env.close();
+      }
+    });
+
+  common(program.command("destroy").description("delete everything Lakeforge manages in an environment"))
+    .option("--auto-approve", "do not ask for confirmation")
+    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .action(async (o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
+      const env = await open(o, out);
+      try {
+        const code = await locked(env, "destroy", o.forceUnlock, out, async () => {
+          const { plan, state } = await planEnvironment(env, { only: o.only.length ? o.only : undefined, destroy: true }).catch(
+            wrapPlanError,
+          );
+          if (!o.json) out.info(renderPlan(plan, out.style).trimEnd());
+          if (!(await approve(out, plan, o.autoApprove, "destroy"))) return 1;
+          if (!hasChanges(plan)) return 0;
+          return renderResult(out, o.json === true, plan, await applyPlan(env, plan, state));
+        });
+        process.exitCode = code;
+      } finally {
+        await env.close();
+      }
+    });
+
+  common(program.command("import").description("adopt an existing object: record it in state under a configured resource"))
+    .argument("<address>", "the configured resource, <kind>.<name>, e.g. job.nightly")
+    .argument("<id>", "the object's id in the workspace")
+    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .addOption(new Option("--auto-approve").hideHelp())
+    .action(async (address: string, id: string, o: CommonOptions & { forceUnlock?: boolean }) => {
+      const env = await open(o, out);
+      try {
+        await locked(env, "import", o.forceUnlock, out, async () => {
+          const full = address.startsWith("databricks.") ? address : `databricks.${address}`;
+          const resource = env.config.resources.find((r) => addressOf(r.kind, r.name) === full);
+          if (!resource)
+            throw new UserError(
+              `${address} is not in the configuration of ${env.config.environment}`,
+              "declare it first, then import it",
+            );
+          const adapter = env.engine.adapters.get(resource.kind);
+          if (!adapter) throw new UserError(`resources of kind ${resource.kind} cannot be imported`);
+          const state = await loadState(env);
+          const existing = state.resources[full];
+          if (existing?.id && existing.id !== id) throw new UserError(`${full} is already in state with id ${existing.id}`);
+          const remote = await adapter.read(env.engine.ctx, id);
+          if (!remote) throw new UserError(`${resource.kind} ${id} does not exist in ${env.host}`);
+          state.resources[full] = {
+            kind: resource.kind,
+            name: resource.name,
+            id,
+            naturalKey: "",
+            applied: {},
+            fingerprints: {},
+            outputs: adapter.outputs ? adapter.outputs(id, remote) : {},
+            dependsOn: resource.dependsOn.map((d) => addressOf(d.kind, d.name)),
+            ...(resource.preventDestroy ? { preventDestroy: true } : {}),
+          };
+          state.serial++;
+          await env.state.save(state);
+          await env.state.flush();
+          if (o.json) out.json({ address: full, id });
+          else out.info(`Imported ${full} (id ${id}). Run lakeforge plan to see how it differs from the configuration.`);
+        });
+      } finally {
+        await env.close();
+      }
+    });
+}

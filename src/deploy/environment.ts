@@ -1,0 +1,191 @@
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabricksClient, resolveDatabricksAuth } from "../clients/databricks/index.js";
+import type { HttpHook } from "../clients/http.js";
+import { loadConfig } from "../config/config.js";
+import { specCodec, splitSensitive } from "../config/refs.js";
+import type { ResolvedConfig } from "../config/resolve.js";
+import { apply, destroyPlan, type EngineOptions, type ProgressEvent, plan } from "../engine/engine.js";
+import { emptyState, type StateFile } from "../engine/state.js";
+import { addressOf, type Plan } from "../engine/types.js";
+import { WorkspaceLock, WorkspaceStateBackend } from "../engine/workspace-state.js";
+import { UserError } from "../lib/errors.js";
+import { type DatabricksCtx, databricksAdapters } from "../resources/databricks/index.js";
+import { type RunningWorkspace, startWorkspace } from "../workspace/server.js";
+
+/**
+ * One environment opened for plan / apply / destroy: its configuration, a client for its workspace
+ * (the local workspace, started on demand, when it names none), its state and its lock.
+ */
+export interface OpenEnvironment {
+  config: ResolvedConfig;
+  client: DatabricksClient;
+  host: string;
+  state: WorkspaceStateBackend;
+  lock: WorkspaceLock;
+  engine: EngineOptions<DatabricksCtx>;
+  configFingerprint: string;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** `lakeforge.yaml` or the folder holding it. */
+  target: string;
+  environment?: string;
+  variables?: Record<string, string>;
+  env?: Record<string, string | undefined>;
+  concurrency?: number;
+  progress?: (e: ProgressEvent) => void;
+  /** Observes every HTTP request (method, path, status; never bodies). */
+  httpHook?: HttpHook;
+  /** Where the local workspace keeps its data when an environment targets it. */
+  localDataDir?: string;
+}
+
+/** Where state and the lock live in the workspace for an environment. */
+export function stateRoot(config: ResolvedConfig): string {
+  const custom = config.workspace.type === "remote" ? config.workspace.root_path : undefined;
+  return custom ?? `/Shared/.lakeforge/${config.project.name}/${config.environment}`;
+}
+
+export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironment> {
+  const env = opts.env ?? process.env;
+  const config = await loadConfig(opts.target, {
+    ...(opts.environment ? { environment: opts.environment } : {}),
+    ...(opts.variables ? { variables: opts.variables } : {}),
+    env,
+  });
+  let local: RunningWorkspace | undefined;
+  let client: DatabricksClient;
+  const hooks = opts.httpHook ? { hooks: [opts.httpHook] } : {};
+  if (config.workspace.type === "local") {
+    const dataDir = opts.localDataDir ?? join(config.root, ".lakeforge", "workspace");
+    const running = reuseRunningWorkspace(dataDir);
+    if (running) {
+      client = new DatabricksClient({ host: running.url, auth: staticToken(running.token), ...hooks });
+    } else {
+      local = await startWorkspace({ dataDir, port: 0 });
+      client = new DatabricksClient({ host: local.url, auth: staticToken(local.token), ...hooks });
+    }
+  } else {
+    const w = config.workspace;
+    const auth = await resolveDatabricksAuth({
+      ...(w.host ? { host: w.host } : {}),
+      ...(w.profile ? { profile: w.profile } : {}),
+      ...(w.auth_type ? { authType: w.auth_type as never } : {}),
+      ...(w.client_id ? { clientId: w.client_id } : {}),
+      ...(w.azure_client_id ? { azureClientId: w.azure_client_id } : {}),
+      ...(w.azure_tenant_id ? { azureTenantId: w.azure_tenant_id } : {}),
+      ...(w.azure_workspace_resource_id ? { azureWorkspaceResourceId: w.azure_workspace_resource_id } : {}),
+      env,
+    });
+    client = new DatabricksClient({ host: auth.host, auth: auth.authProvider, ...hooks });
+  }
+  const root = stateRoot(config);
+  const cacheFile = join(config.root, ".lakeforge", "state", `${config.environment}.json`);
+  const state = new WorkspaceStateBackend(client, root, cacheFile);
+  return {
+    config,
+    client,
+    host: client.host,
+    state,
+    lock: new WorkspaceLock(client, root),
+    engine: {
+      adapters: databricksAdapters(),
+      ctx: { client },
+      codec: specCodec,
+      ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
+      saveState: (s) => state.save(s),
+      ...(opts.progress ? { progress: opts.progress } : {}),
+    },
+    configFingerprint: fingerprintConfig(config),
+    close: async () => {
+      await local?.stop();
+    },
+  };
+}
+
+/** A local workspace already serving this data directory (its lock names a live process and URL). */
+function reuseRunningWorkspace(dataDir: string): { url: string; token: string } | undefined {
+  const lockFile = join(dataDir, "server.lock");
+  const tokenFile = join(dataDir, "admin-token");
+  if (!existsSync(lockFile) || !existsSync(tokenFile)) return undefined;
+  try {
+    const lock = JSON.parse(readFileSync(lockFile, "utf8")) as { pid?: number; url?: string };
+    if (!lock.pid || !lock.url) return undefined;
+    process.kill(lock.pid, 0);
+    return { url: lock.url, token: readFileSync(tokenFile, "utf8").trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+function staticToken(token: string) {
+  const header = { Authorization: `Bearer ${token}` };
+  return async () => header;
+}
+
+/**
+ * A digest of everything the plan was made from: the desired resources, with secret values hashed.
+ * A saved plan is refused when it no longer matches.
+ */
+export function fingerprintConfig(config: ResolvedConfig): string {
+  const h = createHash("sha256");
+  for (const r of [...config.resources].sort((a, b) => addressOf(a.kind, a.name).localeCompare(addressOf(b.kind, b.name)))) {
+    const { clean, values } = splitSensitive(r.spec);
+    h.update(addressOf(r.kind, r.name));
+    h.update(JSON.stringify(clean));
+    for (const [p, v] of Object.entries(values).sort()) h.update(p).update(createHash("sha256").update(v).digest());
+    h.update(JSON.stringify(r.dependsOn.map((d) => addressOf(d.kind, d.name))));
+  }
+  return `sha256:${h.digest("hex")}`;
+}
+
+export async function loadState(env: OpenEnvironment): Promise<StateFile> {
+  return (await env.state.load()) ?? emptyState(env.config.environment);
+}
+
+export interface PlanRequest {
+  only?: string[];
+  destroy?: boolean;
+}
+
+export async function planEnvironment(env: OpenEnvironment, req: PlanRequest = {}): Promise<{ plan: Plan; state: StateFile }> {
+  const state = await loadState(env);
+  const only = req.only ? checkOnly(env, state, req.only) : undefined;
+  const meta = { environment: env.config.environment, configFingerprint: env.configFingerprint, ...(only ? { only } : {}) };
+  const thePlan = req.destroy ? destroyPlan(state, meta) : await plan(env.config.resources, state, env.engine, meta);
+  return { plan: thePlan, state };
+}
+
+function checkOnly(env: OpenEnvironment, state: StateFile, only: string[]): Set<string> {
+  const known = new Set([...env.config.resources.map((r) => addressOf(r.kind, r.name)), ...Object.keys(state.resources)]);
+  const out = new Set<string>();
+  for (const o of only) {
+    const address = o.startsWith("databricks.") ? o : `databricks.${o}`;
+    if (!known.has(address))
+      throw new UserError(`--only ${o}: no such resource`, "use <kind>.<name>, e.g. job.nightly or databricks.job.nightly");
+    out.add(address);
+  }
+  return out;
+}
+
+/** Refuses a saved plan that no longer matches the configuration or the state. */
+export function checkSavedPlan(env: OpenEnvironment, saved: Plan, state: StateFile): void {
+  if (saved.environment !== env.config.environment) {
+    throw new UserError(`the saved plan is for environment ${saved.environment}, not ${env.config.environment}`);
+  }
+  if (saved.stateLineage !== state.lineage || saved.stateSerial !== state.serial) {
+    throw new UserError("the saved plan is stale: the environment's state changed since it was made", "run lakeforge plan again");
+  }
+  if (saved.configFingerprint !== env.configFingerprint) {
+    throw new UserError("the saved plan is stale: the configuration changed since it was made", "run lakeforge plan again");
+  }
+}
+
+export async function applyPlan(env: OpenEnvironment, thePlan: Plan, state: StateFile) {
+  const result = await apply(thePlan, env.config.resources, state, env.engine);
+  await env.state.flush();
+  return result;
+}
