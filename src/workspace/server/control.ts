@@ -1,4 +1,4 @@
-import { denied, int, notFound, type RequestContext, type Router, requireStr } from "../http.js";
+import { denied, type Handler, int, type JsonObject, notFound, type Router, requireStr } from "../http.js";
 import type { Workspace } from "../workspace.js";
 
 /**
@@ -6,64 +6,55 @@ import type { Workspace } from "../workspace.js";
  * Every route but `health` needs a workspace admin's token. Faults and rate limits never apply here.
  */
 export function register(r: Router, ws: Workspace): void {
-  const admin = (c: RequestContext) => {
-    if (!c.principal.admin) throw denied("Only workspace admins may use the test control API");
-  };
+  const adminRoute = (method: string, path: string, handler: Handler) =>
+    r.add(method, path, (c) => {
+      if (!c.principal.admin) throw denied("Only workspace admins may use the test control API");
+      return handler(c);
+    });
 
   r.get("/__lakeforge/health", () => ({ status: "ok", workspace_id: ws.workspaceId }), { auth: false });
 
-  r.get("/__lakeforge/faults", (c) => {
-    admin(c);
-    return { faults: ws.faults.listFaults() };
+  /** List, add, clear and delete-one routes for one kind of rule: faults or rate limits. */
+  const ruleRoutes = (
+    path: string,
+    listKey: string,
+    label: string,
+    rules: { list(): { id: string }[]; add(input: JsonObject): unknown; remove(id: string): boolean },
+  ) => {
+    adminRoute("GET", path, () => ({ [listKey]: rules.list() }));
+    adminRoute("POST", path, (c) => rules.add(c.input));
+    adminRoute("DELETE", path, () => {
+      for (const rule of rules.list()) rules.remove(rule.id);
+      return {};
+    });
+    adminRoute("DELETE", `${path}/:id`, (c) => {
+      if (!rules.remove(c.params.id as string)) throw notFound(`${label} ${c.params.id} does not exist`);
+      return {};
+    });
+  };
+  const faults = ws.faults;
+  ruleRoutes("/__lakeforge/faults", "faults", "Fault", {
+    list: () => faults.listFaults(),
+    add: (input) => faults.addFault(input),
+    remove: (id) => faults.removeFault(id),
   });
-  r.post("/__lakeforge/faults", (c) => {
-    admin(c);
-    return ws.faults.addFault(c.input);
-  });
-  r.delete("/__lakeforge/faults", (c) => {
-    admin(c);
-    for (const f of ws.faults.listFaults()) ws.faults.removeFault(f.id);
-    return {};
-  });
-  r.delete("/__lakeforge/faults/:id", (c) => {
-    admin(c);
-    if (!ws.faults.removeFault(c.params.id as string)) throw notFound(`Fault ${c.params.id} does not exist`);
-    return {};
-  });
-
-  r.get("/__lakeforge/rate-limits", (c) => {
-    admin(c);
-    return { rate_limits: ws.faults.listRateLimits() };
-  });
-  r.post("/__lakeforge/rate-limits", (c) => {
-    admin(c);
-    return ws.faults.addRateLimit(c.input);
-  });
-  r.delete("/__lakeforge/rate-limits", (c) => {
-    admin(c);
-    for (const l of ws.faults.listRateLimits()) ws.faults.removeRateLimit(l.id);
-    return {};
-  });
-  r.delete("/__lakeforge/rate-limits/:id", (c) => {
-    admin(c);
-    if (!ws.faults.removeRateLimit(c.params.id as string)) throw notFound(`Rate limit ${c.params.id} does not exist`);
-    return {};
+  ruleRoutes("/__lakeforge/rate-limits", "rate_limits", "Rate limit", {
+    list: () => faults.listRateLimits(),
+    add: (input) => faults.addRateLimit(input),
+    remove: (id) => faults.removeRateLimit(id),
   });
 
-  r.get("/__lakeforge/requests", (c) => {
-    admin(c);
+  adminRoute("GET", "/__lakeforge/requests", (c) => {
     const since = int(c.input, "since") ?? 0;
     return { requests: ws.requestLog.since(since), last_seq: ws.requestLog.lastSeq };
   });
-  r.delete("/__lakeforge/requests", (c) => {
-    admin(c);
+  adminRoute("DELETE", "/__lakeforge/requests", () => {
     ws.requestLog.clear();
     return {};
   });
 
   /** A personal access token for any user or service principal, for permission tests. */
-  r.post("/__lakeforge/tokens", (c) => {
-    admin(c);
+  adminRoute("POST", "/__lakeforge/tokens", (c) => {
     const userName = typeof c.input.user_name === "string" ? c.input.user_name : undefined;
     const target = userName
       ? ws.identity.userByName(userName)
@@ -77,8 +68,7 @@ export function register(r: Router, ws: Workspace): void {
   });
 
   /** Clears faults, rate limits and the request log. */
-  r.post("/__lakeforge/reset", (c) => {
-    admin(c);
+  adminRoute("POST", "/__lakeforge/reset", () => {
     ws.faults.clear();
     ws.requestLog.clear();
     return {};

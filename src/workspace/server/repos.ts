@@ -263,7 +263,10 @@ export function register(r: Router, ws: Workspace): void {
 /** The `git_info` block `get-status` adds (with `return_git_info=true`) for objects in a Git folder. */
 export function gitInfo(ws: Workspace, repoNode: TreeNode): JsonObject | undefined {
   const record = ws.store.collection<RepoRecord>("repos").get(repoNode.object_id);
-  if (!record) return undefined;
+  return record ? gitInfoJson(record) : undefined;
+}
+
+function gitInfoJson(record: RepoRecord): JsonObject {
   return {
     id: record.id,
     path: record.path,
@@ -274,16 +277,9 @@ export function gitInfo(ws: Workspace, repoNode: TreeNode): JsonObject | undefin
   };
 }
 
+/** A repo as the Repos API returns it: its `git_info` fields plus the sparse checkout settings. */
 function repoJson(record: RepoRecord): JsonObject {
-  return {
-    id: record.id,
-    path: record.path,
-    url: record.url,
-    provider: record.provider,
-    ...(record.branch ? { branch: record.branch } : {}),
-    ...(record.head_commit_id ? { head_commit_id: record.head_commit_id } : {}),
-    ...(record.sparse_checkout ? { sparse_checkout: record.sparse_checkout } : {}),
-  };
+  return { ...gitInfoJson(record), ...(record.sparse_checkout ? { sparse_checkout: record.sparse_checkout } : {}) };
 }
 
 const repoNameFromUrl = (url: string) =>

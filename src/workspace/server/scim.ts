@@ -14,6 +14,7 @@ import {
   ADMINS_GROUP,
   type Identity,
   type Principal,
+  type ReadonlyCollection,
   type ScimGroup,
   type ScimServicePrincipal,
   type ScimUser,
@@ -62,66 +63,64 @@ export function register(r: Router, ws: Workspace): void {
     if (!c.principal.admin) throw denied(`Only workspace admins can ${action}.`);
   };
 
+  /** A rendered resource as the caller may see it: whole for admins and for the caller's own record. */
+  const shown = <T>(c: RequestContext, kind: ResourceKind<T>, doc: JsonObject) =>
+    c.principal.admin || doc.id === c.principal.id ? doc : kind.limited(doc);
+
+  const list = <T>(c: RequestContext, kind: ResourceKind<T>, found: T[]) => {
+    const docs = found.map((rec) => kind.render(id, rec));
+    return listResponse(docs, c.input, (doc) => shown(c, kind, doc));
+  };
+
+  /**
+   * GET, PUT, PATCH and DELETE of `/{type}/{id}`. PUT and PATCH both save a whole new document: PUT's
+   * body, or the current resource with PATCH's operations applied.
+   */
+  const itemRoutes = <T extends { id: string }>(kind: ResourceKind<T>) => {
+    const path = `${BASE}/${kind.type}/:id`;
+    const replace = (c: RequestContext, doc: (existing: T) => JsonObject) => {
+      requireAdmin(c, `update ${kind.noun}`);
+      const existing = kind.get(id, c.params.id as string);
+      kind.save(id, existing, doc(existing));
+      return kind.render(id, kind.get(id, existing.id));
+    };
+    r.get(path, (c) => project(shown(c, kind, kind.render(id, kind.get(id, c.params.id as string))), c.input));
+    r.put(path, (c) => replace(c, () => canonicalDoc(c.input, kind.type)));
+    r.patch(path, (c) => replace(c, (existing) => applyPatch(kind.render(id, existing), c.input, kind.type)));
+    r.delete(path, (c) => {
+      requireAdmin(c, `delete ${kind.noun}`);
+      kind.remove(id, kind.get(id, c.params.id as string));
+      return new RawResponse(204, undefined);
+    });
+  };
+
   // ----- Me -------------------------------------------------------------------------------------
   r.get(`${BASE}/Me`, (c) => project(renderMe(id, c.principal), c.input));
 
   // ----- Users ----------------------------------------------------------------------------------
   r.get(`${BASE}/Users`, (c) => {
     const found = candidates(c.input, "userName", id.users.values(), (v) => optional(id.userByName(v)));
-    const all = found.map((u) => renderUser(id, u));
-    return listResponse(all, c.input, (doc) => (c.principal.admin || doc.id === c.principal.id ? doc : limitedUser(doc)));
-  });
-  r.get(`${BASE}/Users/:id`, (c) => {
-    const doc = renderUser(id, getUser(id, c.params.id as string));
-    return project(c.principal.admin || doc.id === c.principal.id ? doc : limitedUser(doc), c.input);
+    return list(c, USERS, found);
   });
   r.post(`${BASE}/Users`, (c) => {
     requireAdmin(c, "create users");
-    const doc = userDoc(c.input);
+    const doc = canonicalDoc(c.input, "Users");
     const fields = userFields(doc);
     const parents = checkParentGroups(id, undefined, parentRefs(doc.groups), "user");
     const user = id.createUser(fields);
     applyParentGroups(id, user.id, parents);
     return created(renderUser(id, user));
   });
-  r.put(`${BASE}/Users/:id`, (c) => {
-    requireAdmin(c, "update users");
-    const existing = getUser(id, c.params.id as string);
-    const doc = userDoc(c.input);
-    saveUser(id, existing, doc);
-    return renderUser(id, getUser(id, existing.id));
-  });
-  r.patch(`${BASE}/Users/:id`, (c) => {
-    requireAdmin(c, "update users");
-    const existing = getUser(id, c.params.id as string);
-    const doc = applyPatch(renderUser(id, existing), c.input, "Users");
-    saveUser(id, existing, doc);
-    return renderUser(id, getUser(id, existing.id));
-  });
-  r.delete(`${BASE}/Users/:id`, (c) => {
-    requireAdmin(c, "delete users");
-    const user = getUser(id, c.params.id as string);
-    id.deletePrincipal("user", user.id);
-    return new RawResponse(204, undefined);
-  });
+  itemRoutes(USERS);
 
   // ----- Service principals ---------------------------------------------------------------------
   r.get(`${BASE}/ServicePrincipals`, (c) => {
-    const found = candidates(c.input, "applicationId", id.servicePrincipals.values(), (v) =>
-      optional(id.servicePrincipalByAppId(v)),
-    );
-    const all = found.map((sp) => renderServicePrincipal(id, sp));
-    return listResponse(all, c.input, (doc) =>
-      c.principal.admin || doc.id === c.principal.id ? doc : limitedServicePrincipal(doc),
-    );
-  });
-  r.get(`${BASE}/ServicePrincipals/:id`, (c) => {
-    const doc = renderServicePrincipal(id, getServicePrincipal(id, c.params.id as string));
-    return project(c.principal.admin || doc.id === c.principal.id ? doc : limitedServicePrincipal(doc), c.input);
+    const byAppId = (v: string) => optional(id.servicePrincipalByAppId(v));
+    return list(c, SERVICE_PRINCIPALS, candidates(c.input, "applicationId", id.servicePrincipals.values(), byAppId));
   });
   r.post(`${BASE}/ServicePrincipals`, (c) => {
     requireAdmin(c, "create service principals");
-    const doc = servicePrincipalDoc(c.input);
+    const doc = canonicalDoc(c.input, "ServicePrincipals");
     const appId = doc.applicationId;
     if (appId !== undefined && (typeof appId !== "string" || appId === "")) {
       throw invalid("applicationId must be a non-empty string");
@@ -132,92 +131,42 @@ export function register(r: Router, ws: Workspace): void {
     applyParentGroups(id, sp.id, parents);
     return created(renderServicePrincipal(id, sp));
   });
-  r.put(`${BASE}/ServicePrincipals/:id`, (c) => {
-    requireAdmin(c, "update service principals");
-    const existing = getServicePrincipal(id, c.params.id as string);
-    saveServicePrincipal(id, existing, servicePrincipalDoc(c.input));
-    return renderServicePrincipal(id, getServicePrincipal(id, existing.id));
-  });
-  r.patch(`${BASE}/ServicePrincipals/:id`, (c) => {
-    requireAdmin(c, "update service principals");
-    const existing = getServicePrincipal(id, c.params.id as string);
-    const doc = applyPatch(renderServicePrincipal(id, existing), c.input, "ServicePrincipals");
-    saveServicePrincipal(id, existing, doc);
-    return renderServicePrincipal(id, getServicePrincipal(id, existing.id));
-  });
-  r.delete(`${BASE}/ServicePrincipals/:id`, (c) => {
-    requireAdmin(c, "delete service principals");
-    const sp = getServicePrincipal(id, c.params.id as string);
-    id.deletePrincipal("service_principal", sp.id);
-    return new RawResponse(204, undefined);
-  });
+  itemRoutes(SERVICE_PRINCIPALS);
 
   // ----- Groups ---------------------------------------------------------------------------------
   r.get(`${BASE}/Groups`, (c) => {
     const found = candidates(c.input, "displayName", id.groups.values(), (v) => id.groupsNamedLike(v));
-    const all = found.map((g) => renderGroup(id, g));
-    return listResponse(all, c.input, (doc) => (c.principal.admin ? doc : limitedGroup(doc)));
-  });
-  r.get(`${BASE}/Groups/:id`, (c) => {
-    const doc = renderGroup(id, getGroup(id, c.params.id as string));
-    return project(c.principal.admin ? doc : limitedGroup(doc), c.input);
+    return list(c, GROUPS, found);
   });
   r.post(`${BASE}/Groups`, (c) => {
     requireAdmin(c, "create groups");
-    const doc = groupDoc(c.input);
+    const doc = canonicalDoc(c.input, "Groups");
     const displayName = requireName(doc.displayName, "displayName");
     const members = [...new Set(refValues(doc.members))];
     for (const m of members) requireMember(id, m);
-    const fields = groupFields(doc);
+    const fields = sharedFields(doc);
     const parents = checkParentGroups(id, undefined, parentRefs(doc.groups), "group", wouldContain(id, members));
     const group = id.createGroup({ ...fields, displayName, members: members.map((value) => ({ value })) });
     applyParentGroups(id, group.id, parents);
     return created(renderGroup(id, group));
   });
-  r.put(`${BASE}/Groups/:id`, (c) => {
-    requireAdmin(c, "update groups");
-    const existing = getGroup(id, c.params.id as string);
-    saveGroup(id, existing, groupDoc(c.input));
-    return renderGroup(id, getGroup(id, existing.id));
-  });
-  r.patch(`${BASE}/Groups/:id`, (c) => {
-    requireAdmin(c, "update groups");
-    const existing = getGroup(id, c.params.id as string);
-    const doc = applyPatch(renderGroup(id, existing), c.input, "Groups");
-    saveGroup(id, existing, doc);
-    return renderGroup(id, getGroup(id, existing.id));
-  });
-  r.delete(`${BASE}/Groups/:id`, (c) => {
-    requireAdmin(c, "delete groups");
-    const group = getGroup(id, c.params.id as string);
-    if (group.displayName === ADMINS_GROUP || group.displayName === USERS_GROUP) {
-      throw invalid(`Group ${group.displayName} is a built-in group and cannot be deleted.`);
-    }
-    id.deleteGroup(group.id);
-    return new RawResponse(204, undefined);
-  });
+  itemRoutes(GROUPS);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Lookups
 
-function getUser(id: Identity, userId: string): ScimUser {
-  const u = id.users.get(userId);
-  if (!u) throw notFound(`User with id ${userId} not found.`);
-  return u;
+function recordById<T>(items: ReadonlyCollection<T>, what: string, key: string): T {
+  const rec = items.get(key);
+  if (!rec) throw notFound(`${what} with id ${key} not found.`);
+  return rec;
 }
 
-function getServicePrincipal(id: Identity, spId: string): ScimServicePrincipal {
-  const sp = id.servicePrincipals.get(spId);
-  if (!sp) throw notFound(`Service principal with id ${spId} not found.`);
-  return sp;
-}
+const getUser = (id: Identity, userId: string) => recordById(id.users, "User", userId);
+const getServicePrincipal = (id: Identity, spId: string) => recordById(id.servicePrincipals, "Service principal", spId);
+const getGroup = (id: Identity, groupId: string) => recordById(id.groups, "Group", groupId);
 
-function getGroup(id: Identity, groupId: string): ScimGroup {
-  const g = id.groups.get(groupId);
-  if (!g) throw notFound(`Group with id ${groupId} not found.`);
-  return g;
-}
+const isBuiltIn = (g: ScimGroup) => g.displayName === ADMINS_GROUP || g.displayName === USERS_GROUP;
 
 function requireMember(id: Identity, memberId: string): void {
   if (!id.kindOf(memberId)) throw invalid(`Member ${memberId} is not a user, service principal or group in this workspace.`);
@@ -327,10 +276,6 @@ function canonicalDoc(input: JsonObject, type: ResourceType): JsonObject {
   return out;
 }
 
-const userDoc = (input: JsonObject) => canonicalDoc(input, "Users");
-const servicePrincipalDoc = (input: JsonObject) => canonicalDoc(input, "ServicePrincipals");
-const groupDoc = (input: JsonObject) => canonicalDoc(input, "Groups");
-
 function requireName(v: unknown, field: string): string {
   if (typeof v !== "string" || v.trim() === "") throw invalid(`${field} is required and must be a non-empty string`);
   return v;
@@ -400,30 +345,19 @@ function userFields(doc: JsonObject): Omit<ScimUser, "id"> {
   if (displayName !== undefined) fields.displayName = displayName;
   if (emails) fields.emails = emails;
   if (name && Object.keys(name).length > 0) fields.name = name as ScimUser["name"];
-  const externalId = optString(doc.externalId, "externalId");
-  if (externalId !== undefined) fields.externalId = externalId;
-  const entitlements = valueList(doc.entitlements, "entitlements");
-  if (entitlements) fields.entitlements = entitlements;
-  const roles = valueList(doc.roles, "roles");
-  if (roles) fields.roles = roles;
-  return fields;
+  return { ...fields, ...sharedFields(doc) };
 }
 
 function servicePrincipalFields(doc: JsonObject): Omit<ScimServicePrincipal, "id" | "applicationId"> {
   const fields: Omit<ScimServicePrincipal, "id" | "applicationId"> = { active: activeFlag(doc.active) };
   const displayName = optString(doc.displayName, "displayName");
   if (displayName !== undefined) fields.displayName = displayName;
-  const externalId = optString(doc.externalId, "externalId");
-  if (externalId !== undefined) fields.externalId = externalId;
-  const entitlements = valueList(doc.entitlements, "entitlements");
-  if (entitlements) fields.entitlements = entitlements;
-  const roles = valueList(doc.roles, "roles");
-  if (roles) fields.roles = roles;
-  return fields;
+  return { ...fields, ...sharedFields(doc) };
 }
 
-function groupFields(doc: JsonObject): Omit<ScimGroup, "id" | "displayName" | "members"> {
-  const fields: Omit<ScimGroup, "id" | "displayName" | "members"> = {};
+/** The optional attributes users, service principals and groups all have. */
+function sharedFields(doc: JsonObject): Pick<ScimGroup, "externalId" | "entitlements" | "roles"> {
+  const fields: Pick<ScimGroup, "externalId" | "entitlements" | "roles"> = {};
   const externalId = optString(doc.externalId, "externalId");
   if (externalId !== undefined) fields.externalId = externalId;
   const entitlements = valueList(doc.entitlements, "entitlements");
@@ -504,8 +438,7 @@ function saveServicePrincipal(id: Identity, existing: ScimServicePrincipal, doc:
 
 function saveGroup(id: Identity, existing: ScimGroup, doc: JsonObject): void {
   const displayName = requireName(doc.displayName, "displayName");
-  const builtIn = existing.displayName === ADMINS_GROUP || existing.displayName === USERS_GROUP;
-  if (builtIn && displayName !== existing.displayName) {
+  if (isBuiltIn(existing) && displayName !== existing.displayName) {
     throw invalid(`Group ${existing.displayName} is a built-in group and cannot be renamed.`);
   }
   const other = id.groupByName(displayName);
@@ -524,9 +457,59 @@ function saveGroup(id: Identity, existing: ScimGroup, doc: JsonObject): void {
     }
   }
   const parents = checkParentGroups(id, existing.id, parentRefs(doc.groups), "group", wouldContain(id, members));
-  id.replaceGroup({ ...groupFields(doc), id: existing.id, displayName, members: members.map((value) => ({ value })) });
+  id.replaceGroup({ ...sharedFields(doc), id: existing.id, displayName, members: members.map((value) => ({ value })) });
   applyParentGroups(id, existing.id, parents);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Resource types, for the routes they share
+
+interface ResourceKind<T> {
+  type: ResourceType;
+  /** The plural in permission errors: "Only workspace admins can delete users." */
+  noun: string;
+  get(id: Identity, key: string): T;
+  render(id: Identity, rec: T): JsonObject;
+  /** What non-admins see of identities other than themselves. */
+  limited(doc: JsonObject): JsonObject;
+  save(id: Identity, existing: T, doc: JsonObject): void;
+  remove(id: Identity, rec: T): void;
+}
+
+const USERS: ResourceKind<ScimUser> = {
+  type: "Users",
+  noun: "users",
+  get: getUser,
+  render: renderUser,
+  limited: limitedUser,
+  save: saveUser,
+  remove: (id, user) => id.deletePrincipal("user", user.id),
+};
+
+const SERVICE_PRINCIPALS: ResourceKind<ScimServicePrincipal> = {
+  type: "ServicePrincipals",
+  noun: "service principals",
+  get: getServicePrincipal,
+  render: renderServicePrincipal,
+  limited: limitedServicePrincipal,
+  save: saveServicePrincipal,
+  remove: (id, sp) => id.deletePrincipal("service_principal", sp.id),
+};
+
+// A caller is never a group (groups share the id space of users and service principals), so
+// non-admins always see groups limited.
+const GROUPS: ResourceKind<ScimGroup> = {
+  type: "Groups",
+  noun: "groups",
+  get: getGroup,
+  render: renderGroup,
+  limited: limitedGroup,
+  save: saveGroup,
+  remove: (id, group) => {
+    if (isBuiltIn(group)) throw invalid(`Group ${group.displayName} is a built-in group and cannot be deleted.`);
+    id.deleteGroup(group.id);
+  },
+};
 
 // ---------------------------------------------------------------------------------------------
 // Listing: filter, sort, page, project

@@ -240,6 +240,7 @@ const catalogMissing = (name: string) => ucError(404, "CATALOG_DOES_NOT_EXIST", 
 const schemaMissing = (full: string) => ucError(404, "SCHEMA_DOES_NOT_EXIST", `Schema '${full}' does not exist.`);
 const volumeMissing = (full: string) => ucError(404, "RESOURCE_DOES_NOT_EXIST", `Volume '${full}' does not exist.`);
 const modelMissing = (full: string) => ucError(404, "RESOURCE_DOES_NOT_EXIST", `Routine or Model '${full}' does not exist.`);
+const metastoreMissing = (id: string) => ucError(404, "METASTORE_DOES_NOT_EXIST", `Metastore '${id}' does not exist.`);
 const ucDenied = (message: string) => ucError(403, "PERMISSION_DENIED", message);
 
 /** UC names: no spaces, periods, slashes or control characters; at most 255 characters. */
@@ -301,7 +302,6 @@ export class UnityCatalog {
    */
   seed(): void {
     if (this.meta.has("current")) return;
-    const now = Date.now();
     const id = randomUUID();
     this.meta.set("current", {
       metastore_id: id,
@@ -310,11 +310,7 @@ export class UnityCatalog {
       cloud: "aws",
       storage_root: `s3://lakeforge-local-metastore/${id}`,
       default_catalog_name: "main",
-      owner: ADMIN_USER_NAME,
-      created_at: now,
-      created_by: ADMIN_USER_NAME,
-      updated_at: now,
-      updated_by: ADMIN_USER_NAME,
+      ...this.audit(ADMIN_USER_NAME),
     });
     const main = this.insertCatalog({ name: "main", comment: "Main catalog (auto-created)" }, ADMIN_USER_NAME);
     const system = this.insertCatalog(
@@ -334,9 +330,10 @@ export class UnityCatalog {
     }
   }
 
-  private audit(owner: string, actor = owner): Audit {
+  /** Owner and creation stamps of a new record: its creator owns it. */
+  audit(owner: string): Audit {
     const now = Date.now();
-    return { owner, created_at: now, created_by: actor, updated_at: now, updated_by: actor };
+    return { owner, created_at: now, created_by: owner, updated_at: now, updated_by: owner };
   }
 
   /** Stores a catalog and its auto-created `default` and `information_schema` schemas. */
@@ -349,25 +346,12 @@ export class UnityCatalog {
       ...this.audit(owner),
     };
     this.catalogs.set(rec.id, rec);
-    const schemaOwner = rec.catalog_type === "SYSTEM_CATALOG" ? SYSTEM_USER : owner;
-    if (rec.catalog_type !== "SYSTEM_CATALOG") {
-      const d: SchemaRecord = {
-        id: randomUUID(),
-        catalog_id: rec.id,
-        name: DEFAULT_SCHEMA,
-        comment: "Default schema (auto-created)",
-        ...this.audit(schemaOwner),
-      };
-      this.schemas.set(d.id, d);
-    }
-    const info: SchemaRecord = {
-      id: randomUUID(),
-      catalog_id: rec.id,
-      name: INFORMATION_SCHEMA,
-      comment: "Information schema (auto-created)",
-      ...this.audit(SYSTEM_USER),
+    const addSchema = (name: string, comment: string, schemaOwner: string) => {
+      const schema: SchemaRecord = { id: randomUUID(), catalog_id: rec.id, name, comment, ...this.audit(schemaOwner) };
+      this.schemas.set(schema.id, schema);
     };
-    this.schemas.set(info.id, info);
+    if (rec.catalog_type !== "SYSTEM_CATALOG") addSchema(DEFAULT_SCHEMA, "Default schema (auto-created)", owner);
+    addSchema(INFORMATION_SCHEMA, "Information schema (auto-created)", SYSTEM_USER);
     return rec;
   }
 
@@ -892,11 +876,67 @@ export function register(r: Router, ws: Workspace): void {
   r.get(`${base}/metastore_summary`, () => metastoreInfo());
   r.get(`${base}/metastores`, () => ({ metastores: [metastoreInfo()] }));
   r.get(`${base}/metastores/:id`, (c) => {
-    if (c.params.id !== uc.metastore.metastore_id) {
-      throw ucError(404, "METASTORE_DOES_NOT_EXIST", `Metastore '${c.params.id}' does not exist.`);
-    }
+    if (c.params.id !== uc.metastore.metastore_id) throw metastoreMissing(c.params.id as string);
     return metastoreInfo();
   });
+
+  // -- shared by the create and update handlers -------------------------------------------
+
+  // Each throws Unity Catalog's "already exists" error when a sibling already has the name.
+  const freeCatalogName = (name: string) => {
+    if (uc.catalogByName(name)) throw ucError(409, "CATALOG_ALREADY_EXISTS", `Catalog '${name}' already exists`);
+  };
+  const freeSchemaName = (cat: CatalogRecord, name: string) => {
+    if (uc.schemas.find((s) => s.catalog_id === cat.id && s.name === name)) {
+      throw ucError(409, "SCHEMA_ALREADY_EXISTS", `Schema '${name}' already exists`);
+    }
+  };
+  const freeVolumeName = (cat: CatalogRecord, schema: SchemaRecord, name: string) => {
+    if (uc.volumes.find((v) => v.schema_id === schema.id && v.name === name)) {
+      throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Volume '${cat.name}.${schema.name}.${name}' already exists`);
+    }
+  };
+  const freeModelName = (cat: CatalogRecord, schema: SchemaRecord, name: string) => {
+    if (uc.models.find((m) => m.schema_id === schema.id && m.name === name)) {
+      throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Routine or Model '${cat.name}.${schema.name}.${name}' already exists`);
+    }
+  };
+
+  /** The optional `storage_root` of a create request: a cloud storage URL, kept without trailing slashes. */
+  const storageRoot = (input: JsonObject): string | undefined => {
+    const root = str(input, "storage_root");
+    if (root === undefined || root === "") return undefined;
+    if (!CLOUD_URL.test(root)) {
+      throw invalid(`Invalid storage_root '${root}': expected a cloud storage URL such as s3://bucket/path.`);
+    }
+    return root.replace(/\/+$/, "");
+  };
+
+  /**
+   * A copy of `rec` with the fields every update request accepts: `new_name` (a valid name for the
+   * `rpc`, which `claim` throws on when a sibling has it), `owner` (an existing principal) and `comment`.
+   */
+  const updated = <T extends Audit & { name: string; comment?: string }>(
+    c: RequestContext,
+    rec: T,
+    rpc: string,
+    claim: (name: string) => void,
+  ): T => {
+    const next: T = { ...rec, ...touched(c) };
+    const newName = str(c.input, "new_name");
+    if (newName !== undefined && newName !== "" && newName.toLowerCase() !== rec.name) {
+      next.name = validName(rpc, "new_name", newName);
+      claim(next.name);
+    }
+    const owner = str(c.input, "owner");
+    if (owner !== undefined && owner !== "" && owner !== rec.owner) {
+      uc.requirePrincipal(owner, false);
+      next.owner = owner;
+    }
+    const comment = str(c.input, "comment");
+    if (comment !== undefined) next.comment = comment;
+    return next;
+  };
 
   // -- catalogs ---------------------------------------------------------------------------
 
@@ -907,11 +947,8 @@ export function register(r: Router, ws: Workspace): void {
     if (!p.admin && !uc.matches(p, ms.owner) && !uc.held(p, ms).has("CREATE_CATALOG")) {
       throw ucDenied(`User does not have CREATE CATALOG on Metastore '${uc.metastore.name}'.`);
     }
-    if (uc.catalogByName(name)) throw ucError(409, "CATALOG_ALREADY_EXISTS", `Catalog '${name}' already exists`);
-    const storageRoot = str(c.input, "storage_root");
-    if (storageRoot !== undefined && storageRoot !== "" && !CLOUD_URL.test(storageRoot)) {
-      throw invalid(`Invalid storage_root '${storageRoot}': expected a cloud storage URL such as s3://bucket/path.`);
-    }
+    freeCatalogName(name);
+    const root = storageRoot(c.input);
     const connection = str(c.input, "connection_name");
     const share = str(c.input, "share_name");
     const fields: Partial<CatalogRecord> & { name: string } = { name };
@@ -921,7 +958,7 @@ export function register(r: Router, ws: Workspace): void {
     if (properties) fields.properties = properties;
     const options = stringMap(c.input, "options");
     if (options) fields.options = options;
-    if (storageRoot) fields.storage_root = storageRoot.replace(/\/+$/, "");
+    if (root) fields.storage_root = root;
     if (connection) {
       fields.connection_name = connection;
       fields.catalog_type = "FOREIGN_CATALOG";
@@ -934,8 +971,7 @@ export function register(r: Router, ws: Workspace): void {
     }
     const retention = int(c.input, "custom_max_retention_hours");
     if (retention !== undefined) fields.custom_max_retention_hours = retention;
-    const rec = uc.insertCatalog(fields, p.name);
-    return uc.catalogInfo(rec);
+    return uc.catalogInfo(uc.insertCatalog(fields, p.name));
   });
 
   r.get(`${base}/catalogs`, (c) => {
@@ -954,23 +990,9 @@ export function register(r: Router, ws: Workspace): void {
 
   r.patch(`${base}/catalogs/:name`, (c) => {
     const cat = uc.requireCatalog(c.params.name as string);
-    const p = me(c);
     if (cat.catalog_type === "SYSTEM_CATALOG") throw invalid(`Catalog '${cat.name}' is a system catalog and cannot be modified.`);
-    uc.requireManage(p, uc.catalogSec(cat));
-    const next: CatalogRecord = { ...cat, ...touched(c) };
-    const newName = str(c.input, "new_name");
-    if (newName !== undefined && newName !== "" && newName.toLowerCase() !== cat.name) {
-      const lower = validName("UpdateCatalog", "new_name", newName);
-      if (uc.catalogByName(lower)) throw ucError(409, "CATALOG_ALREADY_EXISTS", `Catalog '${lower}' already exists`);
-      next.name = lower;
-    }
-    const owner = str(c.input, "owner");
-    if (owner !== undefined && owner !== "" && owner !== cat.owner) {
-      uc.requirePrincipal(owner, false);
-      next.owner = owner;
-    }
-    const comment = str(c.input, "comment");
-    if (comment !== undefined) next.comment = comment;
+    uc.requireManage(me(c), uc.catalogSec(cat));
+    const next = updated(c, cat, "UpdateCatalog", freeCatalogName);
     const properties = stringMap(c.input, "properties");
     if (properties) next.properties = properties;
     const options = stringMap(c.input, "options");
@@ -1016,29 +1038,14 @@ export function register(r: Router, ws: Workspace): void {
     if (cat.catalog_type === "SYSTEM_CATALOG")
       throw ucDenied(`Catalog '${cat.name}' is a system catalog: schemas cannot be created in it.`);
     uc.requireCreate(p, uc.catalogSec(cat), "CREATE_SCHEMA");
-    if (uc.schemas.find((s) => s.catalog_id === cat.id && s.name === name)) {
-      throw ucError(409, "SCHEMA_ALREADY_EXISTS", `Schema '${name}' already exists`);
-    }
-    const storageRoot = str(c.input, "storage_root");
-    if (storageRoot !== undefined && storageRoot !== "" && !CLOUD_URL.test(storageRoot)) {
-      throw invalid(`Invalid storage_root '${storageRoot}': expected a cloud storage URL such as s3://bucket/path.`);
-    }
-    const now = Date.now();
-    const rec: SchemaRecord = {
-      id: randomUUID(),
-      catalog_id: cat.id,
-      name,
-      owner: p.name,
-      created_at: now,
-      created_by: p.name,
-      updated_at: now,
-      updated_by: p.name,
-    };
+    freeSchemaName(cat, name);
+    const root = storageRoot(c.input);
+    const rec: SchemaRecord = { id: randomUUID(), catalog_id: cat.id, name, ...uc.audit(p.name) };
     const comment = str(c.input, "comment");
     if (comment !== undefined) rec.comment = comment;
     const properties = stringMap(c.input, "properties");
     if (properties) rec.properties = properties;
-    if (storageRoot) rec.storage_root = storageRoot.replace(/\/+$/, "");
+    if (root) rec.storage_root = root;
     const retention = int(c.input, "custom_max_retention_hours");
     if (retention !== undefined) rec.custom_max_retention_hours = retention;
     uc.schemas.set(rec.id, rec);
@@ -1066,22 +1073,7 @@ export function register(r: Router, ws: Workspace): void {
     if (schema.name === INFORMATION_SCHEMA)
       throw invalid(`Schema '${catalog.name}.${schema.name}' is a system schema and cannot be modified.`);
     uc.requireManage(me(c), uc.schemaSec(catalog, schema));
-    const next: SchemaRecord = { ...schema, ...touched(c) };
-    const newName = str(c.input, "new_name");
-    if (newName !== undefined && newName !== "" && newName.toLowerCase() !== schema.name) {
-      const lower = validName("UpdateSchema", "new_name", newName);
-      if (uc.schemas.find((s) => s.catalog_id === catalog.id && s.name === lower)) {
-        throw ucError(409, "SCHEMA_ALREADY_EXISTS", `Schema '${lower}' already exists`);
-      }
-      next.name = lower;
-    }
-    const owner = str(c.input, "owner");
-    if (owner !== undefined && owner !== "" && owner !== schema.owner) {
-      uc.requirePrincipal(owner, false);
-      next.owner = owner;
-    }
-    const comment = str(c.input, "comment");
-    if (comment !== undefined) next.comment = comment;
+    const next = updated(c, schema, "UpdateSchema", (name) => freeSchemaName(catalog, name));
     const properties = stringMap(c.input, "properties");
     if (properties) next.properties = properties;
     const po = str(c.input, "enable_predictive_optimization");
@@ -1126,9 +1118,7 @@ export function register(r: Router, ws: Workspace): void {
     if (type === "MANAGED" && given) throw invalid("CreateVolume storage_location can not be provided.");
     if (type === "EXTERNAL" && !given) throw invalid("CreateVolume storage_location must be provided for an EXTERNAL volume.");
     uc.requireCreate(p, uc.schemaSec(catalog, schema), "CREATE_VOLUME");
-    if (uc.volumes.find((v) => v.schema_id === schema.id && v.name === name)) {
-      throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Volume '${catalog.name}.${schema.name}.${name}' already exists`);
-    }
+    freeVolumeName(catalog, schema, name);
     const id = randomUUID();
     let location: string;
     if (type === "EXTERNAL") {
@@ -1150,18 +1140,13 @@ export function register(r: Router, ws: Workspace): void {
     } else {
       location = `${uc.managedBase(catalog, schema)}/volumes/${id}`;
     }
-    const now = Date.now();
     const rec: VolumeRecord = {
       id,
       schema_id: schema.id,
       name,
       volume_type: type,
       storage_location: location,
-      owner: p.name,
-      created_at: now,
-      created_by: p.name,
-      updated_at: now,
-      updated_by: p.name,
+      ...uc.audit(p.name),
     };
     const comment = str(c.input, "comment");
     if (comment !== undefined) rec.comment = comment;
@@ -1188,22 +1173,7 @@ export function register(r: Router, ws: Workspace): void {
   r.patch(`${base}/volumes/:name`, (c) => {
     const { catalog, schema, volume } = uc.resolveVolume(c.params.name as string);
     uc.requireManage(me(c), uc.volumeSec(catalog, schema, volume));
-    const next: VolumeRecord = { ...volume, ...touched(c) };
-    const newName = str(c.input, "new_name");
-    if (newName !== undefined && newName !== "" && newName.toLowerCase() !== volume.name) {
-      const lower = validName("UpdateVolume", "new_name", newName);
-      if (uc.volumes.find((v) => v.schema_id === schema.id && v.name === lower)) {
-        throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Volume '${catalog.name}.${schema.name}.${lower}' already exists`);
-      }
-      next.name = lower;
-    }
-    const owner = str(c.input, "owner");
-    if (owner !== undefined && owner !== "" && owner !== volume.owner) {
-      uc.requirePrincipal(owner, false);
-      next.owner = owner;
-    }
-    const comment = str(c.input, "comment");
-    if (comment !== undefined) next.comment = comment;
+    const next = updated(c, volume, "UpdateVolume", (name) => freeVolumeName(catalog, schema, name));
     uc.volumes.set(volume.id, next);
     if (next.name !== volume.name) {
       const dir = `/Volumes/${catalog.name}/${schema.name}`;
@@ -1226,12 +1196,9 @@ export function register(r: Router, ws: Workspace): void {
     const { catalog, schema } = uc.requireSchema(requireStr(c.input, "catalog_name"), requireStr(c.input, "schema_name"));
     const p = me(c);
     uc.requireCreate(p, uc.schemaSec(catalog, schema), "CREATE_MODEL", "CREATE_FUNCTION");
-    if (uc.models.find((m) => m.schema_id === schema.id && m.name === name)) {
-      throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Routine or Model '${catalog.name}.${schema.name}.${name}' already exists`);
-    }
+    freeModelName(catalog, schema, name);
     const id = randomUUID();
     const givenLocation = str(c.input, "storage_location");
-    const now = Date.now();
     // Aliases, owner and the other output fields some clients send on create are ignored, as
     // the service does: aliases need versions, and the creator owns the model.
     const rec: ModelRecord = {
@@ -1241,11 +1208,7 @@ export function register(r: Router, ws: Workspace): void {
       storage_location: givenLocation ? givenLocation.replace(/\/+$/, "") : `${uc.managedBase(catalog, schema)}/models/${id}`,
       aliases: [],
       next_version: 1,
-      owner: p.name,
-      created_at: now,
-      created_by: p.name,
-      updated_at: now,
-      updated_by: p.name,
+      ...uc.audit(p.name),
     };
     const comment = str(c.input, "comment");
     if (comment !== undefined) rec.comment = comment;
@@ -1277,43 +1240,29 @@ export function register(r: Router, ws: Workspace): void {
     return paged(rows, c.input, "registered_models", (row) => uc.modelInfo(row.c, row.s, row.m, false));
   });
 
-  r.get(`${base}/models/:full_name`, (c) => {
+  /** The model named in the path once the caller may see it (`view`) or change it (`manage`); `full` is its full name. */
+  const pathModel = (c: RequestContext, access: "view" | "manage") => {
     const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireVisible(me(c), uc.modelSec(catalog, schema, model));
+    const sec = uc.modelSec(catalog, schema, model);
+    if (access === "view") uc.requireVisible(me(c), sec);
+    else uc.requireManage(me(c), sec);
+    return { catalog, schema, model, full: sec.fullName };
+  };
+
+  r.get(`${base}/models/:full_name`, (c) => {
+    const { catalog, schema, model } = pathModel(c, "view");
     return uc.modelInfo(catalog, schema, model, bool(c.input, "include_aliases") === true);
   });
 
   r.patch(`${base}/models/:full_name`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
-    const next: ModelRecord = { ...model, ...touched(c) };
-    const newName = str(c.input, "new_name");
-    if (newName !== undefined && newName !== "" && newName.toLowerCase() !== model.name) {
-      const lower = validName("UpdateRegisteredModel", "new_name", newName);
-      if (uc.models.find((m) => m.schema_id === schema.id && m.name === lower)) {
-        throw ucError(
-          409,
-          "RESOURCE_ALREADY_EXISTS",
-          `Routine or Model '${catalog.name}.${schema.name}.${lower}' already exists`,
-        );
-      }
-      next.name = lower;
-    }
-    const owner = str(c.input, "owner");
-    if (owner !== undefined && owner !== "" && owner !== model.owner) {
-      uc.requirePrincipal(owner, false);
-      next.owner = owner;
-    }
-    const comment = str(c.input, "comment");
-    if (comment !== undefined) next.comment = comment;
+    const { catalog, schema, model } = pathModel(c, "manage");
+    const next = updated(c, model, "UpdateRegisteredModel", (name) => freeModelName(catalog, schema, name));
     uc.models.set(model.id, next);
     return uc.modelInfo(catalog, schema, next, false);
   });
 
   r.delete(`${base}/models/:full_name`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
-    uc.dropModel(model);
+    uc.dropModel(pathModel(c, "manage").model);
     return {};
   });
 
@@ -1325,25 +1274,21 @@ export function register(r: Router, ws: Workspace): void {
   };
 
   r.get(`${base}/models/:full_name/versions`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireVisible(me(c), uc.modelSec(catalog, schema, model));
+    const { catalog, schema, model } = pathModel(c, "view");
     const list = uc.versions.filter((v) => v.model_id === model.id).sort((a, b) => b.version - a.version);
     return paged(list, c.input, "model_versions", (v) => uc.versionInfo(catalog, schema, model, v, false));
   });
 
   r.get(`${base}/models/:full_name/versions/:version`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireVisible(me(c), uc.modelSec(catalog, schema, model));
-    const v = uc.requireVersion(model, `${catalog.name}.${schema.name}.${model.name}`, versionNumber(c.params.version as string));
+    const { catalog, schema, model, full } = pathModel(c, "view");
+    const v = uc.requireVersion(model, full, versionNumber(c.params.version as string));
     return uc.versionInfo(catalog, schema, model, v, bool(c.input, "include_aliases") === true);
   });
 
   r.patch(`${base}/models/:full_name/versions/:version`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
+    const { catalog, schema, model, full } = pathModel(c, "manage");
     const n = versionNumber(c.params.version as string);
-    const v = uc.requireVersion(model, `${catalog.name}.${schema.name}.${model.name}`, n);
-    const next: ModelVersionRecord = { ...v, ...touched(c) };
+    const next: ModelVersionRecord = { ...uc.requireVersion(model, full, n), ...touched(c) };
     const comment = str(c.input, "comment");
     if (comment !== undefined) next.comment = comment;
     uc.versions.set(`${model.id}/${n}`, next);
@@ -1351,10 +1296,9 @@ export function register(r: Router, ws: Workspace): void {
   });
 
   r.delete(`${base}/models/:full_name/versions/:version`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
+    const { model, full } = pathModel(c, "manage");
     const n = versionNumber(c.params.version as string);
-    uc.requireVersion(model, `${catalog.name}.${schema.name}.${model.name}`, n);
+    uc.requireVersion(model, full, n);
     uc.versions.delete(`${model.id}/${n}`);
     // Aliases pointing at a deleted version go with it.
     uc.models.set(model.id, { ...model, aliases: model.aliases.filter((a) => a.version_num !== n), ...touched(c) });
@@ -1371,14 +1315,15 @@ export function register(r: Router, ws: Workspace): void {
     }
     return alias;
   };
+  const aliasMissing = (alias: string, full: string) =>
+    ucError(404, "RESOURCE_DOES_NOT_EXIST", `Alias '${alias}' does not exist on model '${full}'.`);
 
   r.put(`${base}/models/:full_name/aliases/:alias`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
+    const { catalog, schema, model, full } = pathModel(c, "manage");
     const alias = aliasName(c.params.alias as string);
     const versionNum = int(c.input, "version_num");
     if (versionNum === undefined) throw invalid("Missing required field: version_num");
-    uc.requireVersion(model, `${catalog.name}.${schema.name}.${model.name}`, versionNum);
+    uc.requireVersion(model, full, versionNum);
     const aliases = model.aliases.filter((a) => a.alias_name !== alias);
     aliases.push({ alias_name: alias, version_num: versionNum });
     aliases.sort((a, b) => a.alias_name.localeCompare(b.alias_name));
@@ -1393,32 +1338,18 @@ export function register(r: Router, ws: Workspace): void {
   });
 
   r.get(`${base}/models/:full_name/aliases/:alias`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireVisible(me(c), uc.modelSec(catalog, schema, model));
+    const { catalog, schema, model, full } = pathModel(c, "view");
     const alias = (c.params.alias as string).toLowerCase();
     const hit = model.aliases.find((a) => a.alias_name === alias);
-    if (!hit) {
-      throw ucError(
-        404,
-        "RESOURCE_DOES_NOT_EXIST",
-        `Alias '${alias}' does not exist on model '${catalog.name}.${schema.name}.${model.name}'.`,
-      );
-    }
-    const v = uc.requireVersion(model, `${catalog.name}.${schema.name}.${model.name}`, hit.version_num);
+    if (!hit) throw aliasMissing(alias, full);
+    const v = uc.requireVersion(model, full, hit.version_num);
     return uc.versionInfo(catalog, schema, model, v, bool(c.input, "include_aliases") === true);
   });
 
   r.delete(`${base}/models/:full_name/aliases/:alias`, (c) => {
-    const { catalog, schema, model } = uc.resolveModel(c.params.full_name as string);
-    uc.requireManage(me(c), uc.modelSec(catalog, schema, model));
+    const { model, full } = pathModel(c, "manage");
     const alias = (c.params.alias as string).toLowerCase();
-    if (!model.aliases.some((a) => a.alias_name === alias)) {
-      throw ucError(
-        404,
-        "RESOURCE_DOES_NOT_EXIST",
-        `Alias '${alias}' does not exist on model '${catalog.name}.${schema.name}.${model.name}'.`,
-      );
-    }
+    if (!model.aliases.some((a) => a.alias_name === alias)) throw aliasMissing(alias, full);
     uc.models.set(model.id, { ...model, aliases: model.aliases.filter((a) => a.alias_name !== alias), ...touched(c) });
     return {};
   });
@@ -1430,9 +1361,7 @@ export function register(r: Router, ws: Workspace): void {
     const type = typeRaw.toLowerCase().replace(/-/g, "_");
     switch (type) {
       case "metastore": {
-        if (full !== uc.metastore.metastore_id) {
-          throw ucError(404, "METASTORE_DOES_NOT_EXIST", `Metastore '${full}' does not exist.`);
-        }
+        if (full !== uc.metastore.metastore_id) throw metastoreMissing(full);
         return uc.metastoreSec();
       }
       case "catalog":
@@ -1468,12 +1397,16 @@ export function register(r: Router, ws: Workspace): void {
       .filter((row) => principal === undefined || row.principal === principal)
       .map((row) => ({ principal: row.principal, privileges: [...row.privileges] }));
 
-  r.get(`${base}/permissions/:type/:full_name`, (c) => {
+  /** The securable of a permissions path, for reading its grants: anyone may read the metastore's. */
+  const readableSecurable = (c: RequestContext): Securable => {
     const sec = securable(c.params.type as string, c.params.full_name as string);
     if (sec.kind !== "metastore") uc.requireVisible(me(c), sec);
-    const rows = assignments(sec, str(c.input, "principal"));
-    const res = page(rows, str(c.input, "page_token"), pageSize(c.input));
-    return { privilege_assignments: res.items, ...(res.next ? { next_page_token: res.next } : {}) };
+    return sec;
+  };
+
+  r.get(`${base}/permissions/:type/:full_name`, (c) => {
+    const rows = assignments(readableSecurable(c), str(c.input, "principal"));
+    return paged(rows, c.input, "privilege_assignments", (row) => row);
   });
 
   r.patch(`${base}/permissions/:type/:full_name`, (c) => {
@@ -1531,8 +1464,7 @@ export function register(r: Router, ws: Workspace): void {
   });
 
   r.get(`${base}/effective-permissions/:type/:full_name`, (c) => {
-    const sec = securable(c.params.type as string, c.params.full_name as string);
-    if (sec.kind !== "metastore") uc.requireVisible(me(c), sec);
+    const sec = readableSecurable(c);
     const filter = str(c.input, "principal");
     const byPrincipal = new Map<string, JsonObject[]>();
     for (let cur: Securable | undefined = sec; cur; cur = cur.parent) {
@@ -1553,7 +1485,6 @@ export function register(r: Router, ws: Workspace): void {
     const rows = [...byPrincipal.entries()]
       .filter(([, privileges]) => privileges.length > 0)
       .map(([principal, privileges]) => ({ principal, privileges }));
-    const res = page(rows, str(c.input, "page_token"), pageSize(c.input));
-    return { privilege_assignments: res.items, ...(res.next ? { next_page_token: res.next } : {}) };
+    return paged(rows, c.input, "privilege_assignments", (row) => row);
   });
 }
