@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { UserError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { convertCommand } from "./convert.js";
 import { environmentCommands } from "./environments.js";
 import { createOutput } from "./output.js";
 import { workspaceCommand } from "./workspace.js";
@@ -15,6 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   workspaceCommand(program, out);
   environmentCommands(program, out);
+  convertCommand(program, out);
   try {
     await program.parseAsync(argv);
     // Commands report "changes present" (plan --detailed-exitcode) or failures through process.exitCode.
