@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Imports its JSON schemas without import attributes, which Node 20 refuses: let Vite load it.
+    server: { deps: { inline: ["@actions/workflow-parser"] } },
   },
 });

@@ -121,7 +121,12 @@ async function locked<T>(
     const previous = await env.lock.forceUnlock();
     if (previous) out.warn(`removed the lock held by ${previous.holder} since ${previous.acquired_at}`);
   }
-  await env.lock.acquire(operation);
+  const { tookOver } = await env.lock.acquire(operation);
+  if (tookOver) {
+    out.warn(
+      `took over the lock left by ${tookOver.holder} since ${tookOver.acquired_at} (${tookOver.operation}): that process is no longer running`,
+    );
+  }
   try {
     return await fn();
   } finally {
@@ -171,7 +176,7 @@ export function environmentCommands(program: Command, out: Output): void {
   common(program.command("apply").description("make an environment match the configuration"))
     .argument("[plan]", "a plan saved with `lakeforge plan --out`")
     .option("--auto-approve", "do not ask for confirmation")
-    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
     .action(async (planFile: string | undefined, o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
       const env = await open(o, out);
       try {
@@ -201,7 +206,7 @@ export function environmentCommands(program: Command, out: Output): void {
 
   common(program.command("destroy").description("delete everything Lakeforge manages in an environment"))
     .option("--auto-approve", "do not ask for confirmation")
-    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
     .action(async (o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
       const env = await open(o, out);
       try {
@@ -223,7 +228,7 @@ export function environmentCommands(program: Command, out: Output): void {
   common(program.command("import").description("adopt an existing object: record it in state under a configured resource"))
     .argument("<address>", "the configured resource, <kind>.<name>, e.g. job.nightly")
     .argument("<id>", "the object's id in the workspace")
-    .option("--force-unlock", "remove a lock left by a deploy that died, then go on")
+    .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
     .addOption(new Option("--auto-approve").hideHelp())
     .action(async (address: string, id: string, o: CommonOptions & { forceUnlock?: boolean }) => {
       const env = await open(o, out);

@@ -3,7 +3,9 @@ import { UserError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
 import { convertCommand } from "./convert.js";
 import { environmentCommands } from "./environments.js";
+import { initCommand } from "./init.js";
 import { createOutput } from "./output.js";
+import { updateCommand } from "./update.js";
 import { workspaceCommand } from "./workspace.js";
 
 /** Runs the CLI with `argv` (as in process.argv) and resolves to the exit code. */
@@ -16,6 +18,8 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   workspaceCommand(program, out);
   environmentCommands(program, out);
+  initCommand(program, out);
+  updateCommand(program, out);
   convertCommand(program, out);
   try {
     await program.parseAsync(argv);

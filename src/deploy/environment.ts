@@ -155,7 +155,9 @@ export async function planEnvironment(env: OpenEnvironment, req: PlanRequest = {
   const state = await loadState(env);
   const only = req.only ? checkOnly(env, state, req.only) : undefined;
   const meta = { environment: env.config.environment, configFingerprint: env.configFingerprint, ...(only ? { only } : {}) };
-  const thePlan = req.destroy ? destroyPlan(state, meta) : await plan(env.config.resources, state, env.engine, meta);
+  const thePlan = req.destroy
+    ? destroyPlan(state, meta, env.config.resources)
+    : await plan(env.config.resources, state, env.engine, meta);
   return { plan: thePlan, state };
 }
 
@@ -171,11 +173,17 @@ function checkOnly(env: OpenEnvironment, state: StateFile, only: string[]): Set<
   return out;
 }
 
-/** Refuses a saved plan that no longer matches the configuration or the state. */
+/**
+ * Refuses a saved plan that no longer matches the configuration or the state. A plan made while the
+ * environment had no state yet applies to an environment that still has none: the state it starts
+ * takes the plan's lineage.
+ */
 export function checkSavedPlan(env: OpenEnvironment, saved: Plan, state: StateFile): void {
   if (saved.environment !== env.config.environment) {
     throw new UserError(`the saved plan is for environment ${saved.environment}, not ${env.config.environment}`);
   }
+  const stillEmpty = saved.stateSerial === 0 && state.serial === 0 && Object.keys(state.resources).length === 0;
+  if (stillEmpty) state.lineage = saved.stateLineage;
   if (saved.stateLineage !== state.lineage || saved.stateSerial !== state.serial) {
     throw new UserError("the saved plan is stale: the environment's state changed since it was made", "run lakeforge plan again");
   }

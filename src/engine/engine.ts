@@ -6,6 +6,7 @@ import {
   type Address,
   addressOf,
   type DesiredResource,
+  type Limit,
   type Plan,
   type PlannedAction,
   type Ref,
@@ -34,7 +35,11 @@ export interface EngineOptions<Ctx> {
   codec: SpecCodec;
   /** Maximum adapter calls in flight. Default 8. */
   concurrency?: number;
-  /** Called after every state change; must persist it (atomically) before resolving. */
+  /**
+   * Called after state changes; must persist the state (atomically) before resolving. It is given the
+   * live state, which changes again as soon as it yields: it copies or serialises it first, before
+   * any `await`. Saves asked for while one runs share the next call.
+   */
   saveState: (state: StateFile) => Promise<void>;
   /** Progress lines (one per resource action) for non-TTY output. */
   progress?: (event: ProgressEvent) => void;
@@ -76,6 +81,24 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return out;
 }
 
+/** A `Limit` allowing at most `max` functions in flight; the others wait in call order. */
+export function limiter(max: number): Limit {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(fn: () => Promise<R>): Promise<R> => {
+    if (active >= max) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      // Hand the slot to the next in line, or free it.
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
 const depAddresses = (r: DesiredResource) => [...new Set(r.dependsOn.map((d) => addressOf(d.kind, d.name)))];
 
 /** Builds a plan. Reads only; changes nothing. */
@@ -91,14 +114,83 @@ export async function plan<Ctx>(
 
   const inScope = (a: Address) => !meta.only || meta.only.has(a);
   const concurrency = opts.concurrency ?? 8;
+  const limit = limiter(concurrency);
   const recreating = new Set<Address>();
+  const scoped = desired.filter((r) => inScope(addressOf(r.kind, r.name)));
+
+  // Objects recorded in state are read per kind with `readMany` where the adapter has it (one paged
+  // list instead of a read per object); what it leaves out is read one by one below.
+  const idsByKind = new Map<string, string[]>();
+  for (const r of scoped) {
+    const id = state.resources[addressOf(r.kind, r.name)]?.id;
+    if (id && adapterFor(opts, r.kind).readMany) idsByKind.set(r.kind, [...(idsByKind.get(r.kind) ?? []), id]);
+  }
+  const prefetched = new Map<string, Promise<Map<string, Record<string, unknown> | undefined>>>();
+  for (const [kind, ids] of idsByKind) {
+    const readMany = adapterFor(opts, kind).readMany as NonNullable<ResourceAdapter<Ctx>["readMany"]>;
+    const p = readMany(opts.ctx, [...new Set(ids)], limit);
+    p.catch(() => undefined); // awaited (and its error reported) by the resources of the kind
+    prefetched.set(kind, p);
+  }
+  const readRemote = async (adapter: ResourceAdapter<Ctx>, id: string) => {
+    const batch = await prefetched.get(adapter.kind);
+    if (batch?.has(id)) return batch.get(id);
+    return limit(() => adapter.read(opts.ctx, id));
+  };
+
+  // Likewise, resources with no id in state are looked for by natural key per kind with `findMany`.
+  type Found = { id: string; remote: Record<string, unknown> } | undefined;
+  const stateLookup = (ref: Ref) => {
+    const dep = state.resources[addressOf(ref.kind, ref.name)];
+    if (!dep?.id) return UNKNOWN;
+    return ref.field === "id" ? dep.id : (dep.outputs[ref.field] ?? UNKNOWN);
+  };
+  const specsByKind = new Map<string, Record<string, unknown>[]>();
+  for (const r of scoped) {
+    if (state.resources[addressOf(r.kind, r.name)]?.id || !adapterFor(opts, r.kind).findMany) continue;
+    const resolved = opts.codec.resolveRefs(r.spec, stateLookup);
+    if (!hasUnknown(resolved)) specsByKind.set(r.kind, [...(specsByKind.get(r.kind) ?? []), resolved]);
+  }
+  const prefound = new Map<string, Promise<Map<string, Found>>>();
+  for (const [kind, specs] of specsByKind) {
+    const findMany = adapterFor(opts, kind).findMany as NonNullable<ResourceAdapter<Ctx>["findMany"]>;
+    const p = findMany(opts.ctx, specs, limit);
+    p.catch(() => undefined); // awaited (and its error reported) by the resources of the kind
+    prefound.set(kind, p);
+  }
+  const findRemote = async (adapter: ResourceAdapter<Ctx>, resolved: Record<string, unknown>): Promise<Found> => {
+    const batch = await prefound.get(adapter.kind);
+    const key = adapter.naturalKey(resolved);
+    if (batch?.has(key)) return batch.get(key);
+    return limit(() => adapter.find(opts.ctx, resolved));
+  };
+
+  // A resource is planned once the resources it references are: an output of one about to be created
+  // or replaced is known only after apply, whatever state says (a replaced cluster gets a new id).
+  const planning = new Map<Address, Promise<PlannedAction>>();
+  const replaced = new Set<Address>();
+  const planAfterDeps = (r: DesiredResource): Promise<PlannedAction> => {
+    const address = addressOf(r.kind, r.name);
+    let p = planning.get(address);
+    if (!p) {
+      const deps = depAddresses(r)
+        .filter((d) => d !== address && inScope(d))
+        .map((d) => byAddress.get(d))
+        .filter((d): d is DesiredResource => d !== undefined);
+      p = Promise.all(deps.map(planAfterDeps)).then(() => planOne(r));
+      planning.set(address, p);
+    }
+    return p;
+  };
 
   const planOne = async (r: DesiredResource): Promise<PlannedAction> => {
     const address = addressOf(r.kind, r.name);
     const adapter = adapterFor(opts, r.kind);
     const entry = state.resources[address];
     const lookup = (ref: Ref) => {
-      const dep = state.resources[addressOf(ref.kind, ref.name)];
+      const depAddress = addressOf(ref.kind, ref.name);
+      if (replaced.has(depAddress)) return UNKNOWN;
+      const dep = state.resources[depAddress];
       if (!dep?.id) return UNKNOWN;
       return ref.field === "id" ? dep.id : (dep.outputs[ref.field] ?? UNKNOWN);
     };
@@ -110,14 +202,14 @@ export async function plan<Ctx>(
     let remote: Record<string, unknown> | undefined;
     let reason: string | undefined;
     if (id) {
-      remote = await adapter.read(opts.ctx, id);
+      remote = await readRemote(adapter, id);
       if (!remote) {
         reason = "deleted outside Lakeforge";
         id = undefined;
       }
     }
     if (!id && !hasUnknown(resolved)) {
-      const found = await adapter.find(opts.ctx, resolved);
+      const found = await findRemote(adapter, resolved);
       if (found) {
         id = found.id;
         remote = found.remote;
@@ -130,6 +222,7 @@ export async function plan<Ctx>(
         ...Object.entries(clean).map(([path, after]) => ({ path, before: undefined, after })),
         ...Object.keys(values).map((path) => ({ path, before: undefined, after: "(sensitive)", sensitive: true })),
       ];
+      if (entry?.id) replaced.add(address);
       return { ...base, action: "create", changes: fields, reason: reason ?? "not in state" };
     }
 
@@ -151,6 +244,7 @@ export async function plan<Ctx>(
     const adopted = !entry?.id || entry.id !== id;
     if (changes.some((c) => c.forcesRecreate)) {
       recreating.add(address);
+      replaced.add(address);
       return { ...base, id, action: "recreate", changes, reason: reason ?? "a change forces replacement" };
     }
     if (changes.length > 0)
@@ -159,11 +253,8 @@ export async function plan<Ctx>(
     return { ...base, id, action: "skip", changes: [] };
   };
 
-  const planned = await mapLimit(
-    desired.filter((r) => inScope(addressOf(r.kind, r.name))),
-    concurrency,
-    planOne,
-  );
+  // Every adapter call takes a slot of `limit`, so planning them all at once keeps the bound.
+  const planned = await Promise.all(scoped.map(planAfterDeps));
 
   const deletes: PlannedAction[] = [];
   for (const [address, entry] of Object.entries(state.resources)) {
@@ -203,15 +294,21 @@ export async function plan<Ctx>(
   };
 }
 
-/** A plan that destroys everything in state (prevent_destroy refuses). */
+/**
+ * A plan that destroys everything in state. `prevent_destroy` refuses: as the configuration says for
+ * the resources it still declares (`desired`), as recorded in state for the others.
+ */
 export function destroyPlan(
   state: StateFile,
   meta: { environment: string; configFingerprint: string; only?: Set<Address> },
+  desired: readonly DesiredResource[] = [],
 ): Plan {
+  const configured = new Map(desired.map((r) => [addressOf(r.kind, r.name), r.preventDestroy === true]));
   const actions: PlannedAction[] = [];
   for (const [address, entry] of Object.entries(state.resources)) {
     if (meta.only && !meta.only.has(address)) continue;
-    if (entry.preventDestroy) throw new PlanError(`${address} has prevent_destroy set; remove it from the configuration first`);
+    if (configured.get(address) ?? entry.preventDestroy)
+      throw new PlanError(`${address} has prevent_destroy set; remove it from the configuration first`);
     actions.push({
       address,
       kind: entry.kind,
@@ -263,12 +360,23 @@ export async function apply<Ctx>(
   const failed: ApplyResult["failed"] = [];
   const done: Address[] = [];
   const concurrency = opts.concurrency ?? 8;
+  // Group commit: saves asked for while a write runs share the next write, which snapshots the newest
+  // state when it starts. Each caller still resolves only once a write holding its change is done,
+  // but a large apply writes its state a few hundred times instead of twice per resource.
   let saving: Promise<void> = Promise.resolve();
+  let lastWrite: Promise<void> = Promise.resolve();
+  let nextWrite: Promise<void> | undefined;
   const save = () => {
     state.serial++;
-    const snapshot = structuredClone(state);
-    saving = saving.then(() => opts.saveState(snapshot));
-    return saving;
+    if (nextWrite) return nextWrite;
+    const write = lastWrite.then(() => {
+      nextWrite = undefined;
+      return opts.saveState(state);
+    });
+    nextWrite = write;
+    lastWrite = write.catch(() => undefined);
+    saving = write;
+    return write;
   };
   const emit = (e: ProgressEvent) => opts.progress?.(e);
 
@@ -302,21 +410,58 @@ export async function apply<Ctx>(
       return ref.field === "id" ? dep.id : dep.outputs[ref.field];
     });
 
-  const createOne = async (r: DesiredResource, adapter: ResourceAdapter<Ctx>, resolved: Record<string, unknown>) => {
+  /**
+   * Adopts an object found by natural key instead of creating it: brings it in line with the spec
+   * (secrets are sent again, as their remote values cannot be compared), then records it.
+   */
+  const adopt = async (
+    r: DesiredResource,
+    adapter: ResourceAdapter<Ctx>,
+    resolved: Record<string, unknown>,
+    found: { id: string; remote: Record<string, unknown> },
+  ) => {
+    const { values } = opts.codec.sensitive(resolved);
+    const changes: FieldChange[] = [
+      ...diffAfterAdopt(adapter, resolved, found.remote, opts.codec),
+      ...Object.keys(values).map((path) => ({ path, before: undefined, after: "(sensitive)", sensitive: true })),
+    ];
+    const after = changes.length > 0 ? await adapter.update(opts.ctx, found.id, resolved, found.remote, changes) : undefined;
+    record(r, adapter, found.id, resolved, after ?? found.remote);
+    await save();
+    return found.id;
+  };
+
+  /**
+   * Creates an object, never twice: the intent is recorded (`pending`, with the spec to find it by)
+   * before the request; after a failure that may have been applied, the object is looked up by its
+   * natural key before another attempt. `lookFirst` looks it up before the first attempt too, for
+   * creates planned without a look-up (their spec held values known only after apply).
+   */
+  const createOne = async (
+    r: DesiredResource,
+    adapter: ResourceAdapter<Ctx>,
+    resolved: Record<string, unknown>,
+    lookFirst: boolean,
+  ) => {
     const address = addressOf(r.kind, r.name);
     const attempts = opts.createAttempts ?? 3;
+    const { clean } = opts.codec.sensitive(resolved);
     for (let attempt = 1; ; attempt++) {
       state.resources[address] = {
         kind: r.kind,
         name: r.name,
         naturalKey: adapter.naturalKey(resolved),
-        applied: {},
+        applied: clean,
         fingerprints: {},
         outputs: {},
         dependsOn: depAddresses(r),
         pending: "create",
       };
       await save();
+      if (attempt === 1 && lookFirst) {
+        const found = await adapter.find(opts.ctx, resolved);
+        if (found) return adopt(r, adapter, resolved, found);
+      }
       try {
         const created = await adapter.create(opts.ctx, resolved);
         record(r, adapter, created.id, resolved, created.remote);
@@ -324,14 +469,15 @@ export async function apply<Ctx>(
         return created.id;
       } catch (e) {
         // The create may have happened although its response was lost: look before trying again.
-        const found = await adapter.find(opts.ctx, resolved).catch(() => undefined);
-        if (found) {
-          record(r, adapter, found.id, resolved, found.remote);
-          await save();
-          const changes = diffAfterAdopt(adapter, resolved, found.remote, opts.codec);
-          if (changes.length > 0) await adapter.update(opts.ctx, found.id, resolved, found.remote, changes);
-          return found.id;
+        // When the look-up fails too, nothing is known: stop (state keeps the pending create, so the
+        // next run looks again) rather than risk a duplicate.
+        let found: Awaited<ReturnType<typeof adapter.find>>;
+        try {
+          found = await adapter.find(opts.ctx, resolved);
+        } catch {
+          throw e;
         }
+        if (found) return adopt(r, adapter, resolved, found);
         if (attempt >= attempts || !isRetryableCreateError(e)) throw e;
       }
     }
@@ -342,29 +488,51 @@ export async function apply<Ctx>(
     if (!r) return;
     const adapter = adapterFor(opts, r.kind);
     const resolved = resolveFor(r);
+    // Replacing what an object belongs to may take the object along (a secret scope its secrets):
+    // such an object is looked at again, and made anew when it is gone.
+    const parentReplaced = a.dependsOn.some((d) => replacedHere.has(d));
     if (a.action === "skip") {
       // Outputs may be read by dependants; state already has them.
+      if (!parentReplaced || !a.id || (await adapter.read(opts.ctx, a.id))) return;
+      emit({ address: a.address, action: "create", phase: "start" });
+      const id = await createOne(r, adapter, resolved, true);
+      emit({ address: a.address, action: "create", phase: "done", id });
       return;
     }
     emit({ address: a.address, action: a.action, phase: "start", ...(a.id ? { id: a.id } : {}) });
     let id: string | undefined = a.id;
     if (a.action === "create") {
-      id = await createOne(r, adapter, resolved);
+      id = await createOne(
+        r,
+        adapter,
+        resolved,
+        a.changes.some((c) => hasUnknown(c.after)),
+      );
     } else if (a.action === "recreate") {
       if (a.id) await deleteIgnoringMissing(adapter, opts.ctx, a.id);
       delete state.resources[a.address];
       await save();
-      id = await createOne(r, adapter, resolved);
+      id = await createOne(r, adapter, resolved, false);
     } else if (a.action === "update" && a.id) {
-      const remote = (await adapter.read(opts.ctx, a.id)) ?? {};
-      const after = a.changes.length > 0 ? await adapter.update(opts.ctx, a.id, resolved, remote, a.changes) : remote;
-      record(r, adapter, a.id, resolved, after ?? remote);
-      await save();
+      const current = await adapter.read(opts.ctx, a.id);
+      if (!current && parentReplaced) {
+        id = await createOne(r, adapter, resolved, true);
+      } else {
+        const remote = current ?? {};
+        const after = a.changes.length > 0 ? await adapter.update(opts.ctx, a.id, resolved, remote, a.changes) : remote;
+        record(r, adapter, a.id, resolved, after ?? remote);
+        await save();
+      }
     }
     emit({ address: a.address, action: a.action, phase: "done", ...(id ? { id } : {}) });
   };
 
   // Phase 1: everything but deletes, in dependency order.
+  const replacedHere = new Set(
+    thePlan.actions
+      .filter((a) => a.action === "recreate" || (a.action === "create" && state.resources[a.address]?.id))
+      .map((a) => a.address),
+  );
   const forward = thePlan.actions.filter((a) => a.action !== "delete");
   const forwardSet = new Set(forward.map((a) => a.address));
   const order = topoSort(forwardSet, (addr) => actions.get(addr)?.dependsOn ?? []);

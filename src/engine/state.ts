@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Address } from "./types.js";
 
@@ -61,6 +62,28 @@ export function writeFileAtomic(file: string, data: string, mode = 0o600): void 
   renameSync(tmp, file);
 }
 
+let tmpCounter = 0;
+
+/**
+ * `writeFileAtomic` without blocking the event loop while the data reaches the disk, so other work
+ * (and other saves, which then share the next write) goes on meanwhile.
+ */
+export async function writeFileAtomicAsync(file: string, data: string, mode = 0o600): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${++tmpCounter}.tmp`;
+  const handle = await open(tmp, "w", mode);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, file);
+}
+
+/** The text of a state file (what `parseState` reads). */
+export const serializeState = (state: StateFile) => `${JSON.stringify(state, null, 2)}\n`;
+
 /** State in a local JSON file. */
 export class FileStateBackend implements StateBackend {
   constructor(readonly file: string) {}
@@ -80,8 +103,14 @@ export class FileStateBackend implements StateBackend {
     return parseState(text, this.description);
   }
 
-  async save(state: StateFile): Promise<void> {
-    writeFileAtomic(this.file, `${JSON.stringify(state, null, 2)}\n`);
+  /** Serialises `state` at once (the caller may change it afterwards), then writes it atomically. */
+  save(state: StateFile): Promise<void> {
+    return this.write(serializeState(state));
+  }
+
+  /** Writes the text of a state file atomically. */
+  write(text: string): Promise<void> {
+    return writeFileAtomicAsync(this.file, text);
   }
 }
 

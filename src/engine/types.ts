@@ -24,6 +24,9 @@ export interface DesiredResource {
   source?: { file: string; line: number; col: number };
 }
 
+/** Runs `fn` once one of the engine's concurrency slots is free, and frees it when `fn` settles. */
+export type Limit = <R>(fn: () => Promise<R>) => Promise<R>;
+
 /**
  * What every resource adapter implements. The engine knows nothing about jobs or repos; an adapter
  * knows nothing about concurrency, retries or state.
@@ -33,7 +36,24 @@ export interface ResourceAdapter<Ctx = unknown, Spec = Record<string, unknown>, 
   /** A stable name to find an existing object by when state is lost or a create's response was lost. */
   naturalKey(spec: Spec): string;
   read(ctx: Ctx, id: string): Promise<Remote | undefined>;
+  /**
+   * Optional: reads many objects for a plan at once, e.g. from one paged list instead of one read per
+   * object. Resolves with what it learnt by id: the object, or `undefined` for one known to be gone. An
+   * id left out is read with `read`, so an adapter leaves out what its list may not show (objects the
+   * list hides, lists that would cost more than reading one by one). Every request goes through
+   * `limit`, which holds the engine's bound on requests in flight (a function given to `limit` must
+   * not call `limit` itself).
+   */
+  readMany?(ctx: Ctx, ids: readonly string[], limit: Limit): Promise<Map<string, Remote | undefined>>;
   find(ctx: Ctx, spec: Spec): Promise<{ id: string; remote: Remote } | undefined>;
+  /**
+   * Optional: looks for many objects by natural key at once for a plan (resources with no id in
+   * state), e.g. in one paged list instead of one search each. Resolves with what it learnt by
+   * `naturalKey(spec)`: the object found, or `undefined` when there is certainly none. A key left out
+   * is searched for with `find` (so are ambiguous ones, for `find` to report). Requests go through
+   * `limit`, as for `readMany`.
+   */
+  findMany?(ctx: Ctx, specs: readonly Spec[], limit: Limit): Promise<Map<string, { id: string; remote: Remote } | undefined>>;
   create(ctx: Ctx, spec: Spec): Promise<{ id: string; remote?: Remote }>;
   /**
    * Changes the object to match `spec`. `changes` are the differences the plan found (paths in the

@@ -5,6 +5,9 @@ import {
   type DatabricksCtx,
   deleting,
   isObject,
+  listByIds,
+  listPages,
+  matchByName,
   missingFrom,
   type Obj,
   omit,
@@ -19,6 +22,9 @@ import {
  * (Libraries API). Compared against the cluster's `spec` (the settings as last sent by a user), so
  * values a policy or the service fills in never show as drift. Updates use `clusters/edit`, which
  * restarts a running cluster; a cluster that is starting is waited for first.
+ *
+ * A plan reads (or looks for) many clusters in `clusters/list` (100 a page) and the libraries of all
+ * of them in `libraries/all-cluster-statuses`, instead of two reads (or a list) per cluster.
  */
 
 const API = "/api/2.1/clusters";
@@ -53,20 +59,41 @@ const OUTPUT_FIELDS = [
 /** The settings sent to create and edit: everything in the spec but the libraries. */
 const settingsOf = (spec: Obj) => omit(spec, ["libraries"]);
 
-async function libraryStatus(ctx: DatabricksCtx, id: string): Promise<unknown[] | undefined> {
+interface LibraryStatus {
+  library?: unknown;
+  status?: string;
+}
+
+/** The libraries a cluster has or will have (those being uninstalled left out). */
+const installed = (statuses: LibraryStatus[] | undefined) =>
+  (statuses ?? []).filter((s) => s.status !== "UNINSTALL_ON_RESTART" && s.library !== undefined).map((s) => s.library);
+
+/** `undefined` for a workspace without the Libraries API (it holds no libraries). */
+async function withoutLibrariesApi<T>(p: Promise<T>): Promise<T | undefined> {
   try {
-    const res = await ctx.client.get<{ library_statuses?: { library?: unknown; status?: string }[] }>(
-      "/api/2.0/libraries/cluster-status",
-      { cluster_id: id },
-    );
-    return (res.library_statuses ?? [])
-      .filter((s) => s.status !== "UNINSTALL_ON_RESTART" && s.library !== undefined)
-      .map((s) => s.library);
+    return await p;
   } catch (e) {
-    // A workspace without the Libraries API holds no libraries.
     if (e instanceof RemoteError && e.status === 501) return undefined;
     throw e;
   }
+}
+
+async function libraryStatus(ctx: DatabricksCtx, id: string): Promise<unknown[] | undefined> {
+  const res = await withoutLibrariesApi(
+    ctx.client.get<{ library_statuses?: LibraryStatus[] }>("/api/2.0/libraries/cluster-status", { cluster_id: id }),
+  );
+  return res && installed(res.library_statuses);
+}
+
+/** The libraries of every cluster, by cluster id (a cluster without any may be left out). */
+async function allLibraryStatuses(ctx: DatabricksCtx): Promise<Map<string, unknown[]> | undefined> {
+  const res = await withoutLibrariesApi(
+    ctx.client.get<{ statuses?: { cluster_id?: string; library_statuses?: LibraryStatus[] }[] }>(
+      "/api/2.0/libraries/all-cluster-statuses",
+    ),
+  );
+  if (!res) return undefined;
+  return new Map((res.statuses ?? []).map((s) => [String(s.cluster_id), installed(s.library_statuses)]));
 }
 
 async function read(ctx: DatabricksCtx, id: string): Promise<Obj | undefined> {
@@ -106,6 +133,38 @@ export const clusterAdapter: ResourceAdapter<DatabricksCtx> = {
   naturalKey: (spec) => String(spec.cluster_name),
 
   read,
+
+  async readMany(ctx, ids, limit) {
+    const out = new Map<string, Obj>();
+    if (new Set(ids).size < 2) return out;
+    const [listed, libraries] = await Promise.all([
+      limit(() => listByIds(ctx, `${API}/list`, { page_size: 100 }, "clusters", ids, (c) => String(c.cluster_id))),
+      limit(() => allLibraryStatuses(ctx)),
+    ]);
+    for (const [id, cluster] of listed) {
+      out.set(id, libraries === undefined ? cluster : { ...cluster, libraries: libraries.get(id) ?? [] });
+    }
+    return out;
+  },
+
+  /** The whole list, when it has no more pages than there are names to look for. */
+  async findMany(ctx, specs, limit) {
+    const names = new Set(specs.map((s) => String(s.cluster_name)));
+    const out = new Map<string, { id: string; remote: Obj } | undefined>();
+    if (names.size < 2) return out;
+    const listed = await limit(() => listPages(ctx, `${API}/list`, { page_size: 100 }, "clusters", names.size));
+    const matches = matchByName(names, listed, (c) => (c.cluster_source === "JOB" ? undefined : String(c.cluster_name)));
+    const libraries = [...matches.values()].some(Boolean) ? await limit(() => allLibraryStatuses(ctx)) : undefined;
+    for (const [name, cluster] of matches) {
+      if (!cluster) {
+        out.set(name, undefined);
+        continue;
+      }
+      const id = String(cluster.cluster_id);
+      out.set(name, { id, remote: libraries === undefined ? cluster : { ...cluster, libraries: libraries.get(id) ?? [] } });
+    }
+    return out;
+  },
 
   async find(ctx, spec) {
     const matches: Obj[] = [];

@@ -1,4 +1,5 @@
 import { type DatabricksClient, isNotFound } from "../../clients/databricks/client.js";
+import type { Query } from "../../clients/http.js";
 import type { FieldChange } from "../../engine/diff.js";
 import { UserError } from "../../lib/errors.js";
 
@@ -17,6 +18,100 @@ export interface DatabricksCtx {
 export type Obj = Record<string, unknown>;
 
 export const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Looks for the objects `ids` in a paged list (`next_page_token`), page after page, and resolves with
+ * the items found, by id. It stops once every id was seen, or once it has read as many pages as ids
+ * are still missing: reading those one by one then costs no more than listing on. With fewer than two
+ * ids it lists nothing (one read is cheaper). Ids it did not see are left out, for the caller to read.
+ */
+export async function listByIds(
+  ctx: DatabricksCtx,
+  path: string,
+  query: Query,
+  itemsKey: string,
+  ids: readonly string[],
+  idOf: (item: Obj) => string,
+): Promise<Map<string, Obj>> {
+  const wanted = new Set(ids);
+  const found = new Map<string, Obj>();
+  if (wanted.size < 2) return found;
+  const tokens = new Set<string>();
+  let token: string | undefined;
+  let pages = 0;
+  do {
+    const res = await ctx.client.get<Obj>(path, token ? { ...query, page_token: token } : query);
+    pages++;
+    for (const item of Array.isArray(res[itemsKey]) ? (res[itemsKey] as unknown[]) : []) {
+      if (!isObject(item)) continue;
+      const id = idOf(item);
+      if (wanted.has(id)) found.set(id, item);
+    }
+    token = typeof res.next_page_token === "string" && res.next_page_token ? res.next_page_token : undefined;
+    if (token && tokens.has(token)) break; // a remote repeating itself
+    if (token) tokens.add(token);
+  } while (token && found.size < wanted.size && pages < wanted.size - found.size);
+  return found;
+}
+
+/**
+ * Reads a paged list (`next_page_token`) to its end, or until `maxPages` pages were read. Resolves with
+ * the items and whether the list was read to its end (only then is an object it does not show absent).
+ */
+export async function listPages(
+  ctx: DatabricksCtx,
+  path: string,
+  query: Query,
+  itemsKey: string,
+  maxPages: number,
+): Promise<{ items: Obj[]; complete: boolean }> {
+  const items: Obj[] = [];
+  const tokens = new Set<string>();
+  let token: string | undefined;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const res = await ctx.client.get<Obj>(path, token ? { ...query, page_token: token } : query);
+    for (const item of Array.isArray(res[itemsKey]) ? (res[itemsKey] as unknown[]) : []) if (isObject(item)) items.push(item);
+    token = typeof res.next_page_token === "string" && res.next_page_token ? res.next_page_token : undefined;
+    if (!token || tokens.has(token)) return { items, complete: true };
+    tokens.add(token);
+  }
+  return { items, complete: false };
+}
+
+/**
+ * The batch form of a search by name: for each of `names`, the one listed item bearing it, or
+ * `undefined` when the list (read to its end) has none. Names borne by several items are left out
+ * (the single search reports them), and so is everything when the list was not read to its end.
+ */
+export function matchByName(
+  names: ReadonlySet<string>,
+  listed: { items: Obj[]; complete: boolean },
+  nameOf: (item: Obj) => string | undefined,
+): Map<string, Obj | undefined> {
+  const out = new Map<string, Obj | undefined>();
+  if (!listed.complete) return out;
+  const hits = groupBy(
+    listed.items.filter((item) => names.has(nameOf(item) ?? "")),
+    (item) => nameOf(item) as string,
+  );
+  for (const name of names) {
+    const matches = hits.get(name) ?? [];
+    if (matches.length <= 1) out.set(name, matches[0]);
+  }
+  return out;
+}
+
+/** Groups `items` by `keyOf`, keeping their order. */
+export function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = out.get(key);
+    if (list) list.push(item);
+    else out.set(key, [item]);
+  }
+  return out;
+}
 
 /** Resolves to undefined when the remote answers that the object does not exist. */
 export async function orMissing<T>(p: Promise<T>): Promise<T | undefined> {

@@ -1,5 +1,15 @@
 import type { ResourceAdapter } from "../../engine/types.js";
-import { type DatabricksCtx, deleting, isObject, type Obj, orMissing, single } from "./common.js";
+import {
+  type DatabricksCtx,
+  deleting,
+  isObject,
+  listByIds,
+  listPages,
+  matchByName,
+  type Obj,
+  orMissing,
+  single,
+} from "./common.js";
 
 /**
  * `databricks.job` (Jobs API 2.2). The spec is the job's settings. `jobs/get` pages the arrays
@@ -7,6 +17,9 @@ import { type DatabricksCtx, deleting, isObject, type Obj, orMissing, single } f
  * Updates use `jobs/reset`, which replaces every setting (so removing a field from the configuration
  * removes it from the job). Arrays of tasks, job clusters, parameters and environments are compared
  * by key, so their order does not matter.
+ *
+ * A plan reads many jobs from `jobs/list` with `expand_tasks` (100 jobs a page, each with its full
+ * settings); a job flagged `has_more` (an array longer than 100) is read with `jobs/get` instead.
  */
 
 const API = "/api/2.2/jobs";
@@ -37,11 +50,44 @@ async function read(ctx: DatabricksCtx, id: string): Promise<Obj | undefined> {
   return { ...rest, settings };
 }
 
+/** A job of `jobs/list` (with `expand_tasks`) in the form `read` gives; undefined when its arrays were cut. */
+function fromList(job: Obj): Obj | undefined {
+  if (job.has_more === true) return undefined;
+  const { has_more: _more, ...rest } = job;
+  return { ...rest, settings: isObject(job.settings) ? job.settings : {} };
+}
+
+const LIST_QUERY = { limit: 100, expand_tasks: true };
+
 export const jobAdapter: ResourceAdapter<DatabricksCtx> = {
   kind: "databricks.job",
   naturalKey: (spec) => String(spec.name),
 
   read,
+
+  async readMany(ctx, ids, limit) {
+    const listed = await limit(() => listByIds(ctx, `${API}/list`, LIST_QUERY, "jobs", ids, (j) => String(j.job_id)));
+    const out = new Map<string, Obj>();
+    for (const [id, job] of listed) {
+      const remote = fromList(job); // arrays cut at 100 elements: left to `read`
+      if (remote) out.set(id, remote);
+    }
+    return out;
+  },
+
+  /** The whole list, when it has no more pages than there are names to look for. */
+  async findMany(ctx, specs, limit) {
+    const names = new Set(specs.map((s) => String(s.name)));
+    const out = new Map<string, { id: string; remote: Obj } | undefined>();
+    if (names.size < 2) return out;
+    const listed = await limit(() => listPages(ctx, `${API}/list`, LIST_QUERY, "jobs", names.size));
+    for (const [name, job] of matchByName(names, listed, (j) => (isObject(j.settings) ? String(j.settings.name) : undefined))) {
+      const remote = job && fromList(job);
+      if (!job) out.set(name, undefined);
+      else if (remote) out.set(name, { id: String(job.job_id), remote });
+    }
+    return out;
+  },
 
   async find(ctx, spec) {
     const matches: Obj[] = [];

@@ -1,5 +1,14 @@
-import type { ResourceAdapter } from "../../engine/types.js";
-import { canonicalWorkspacePath, compact, type DatabricksCtx, mkdirs, type Obj, parentPath } from "./common.js";
+import type { Limit, ResourceAdapter } from "../../engine/types.js";
+import {
+  canonicalWorkspacePath,
+  compact,
+  type DatabricksCtx,
+  groupBy,
+  mkdirs,
+  type Obj,
+  orMissing,
+  parentPath,
+} from "./common.js";
 import {
   canonicalJupyter,
   canonicalSource,
@@ -19,6 +28,9 @@ import {
  * the notebook in canonical form (source notebooks without their header line and with cells trimmed;
  * Jupyter notebooks by cell type and source), local file against the exported notebook. The language
  * is compared too; moving the notebook replaces it.
+ *
+ * A plan reads the notebooks of a folder from the folder's list (type, language) and one export each
+ * (content), instead of a status read and an export per notebook.
  */
 
 const EXTENSIONS: Record<string, Language> = { py: "PYTHON", sql: "SQL", scala: "SCALA", r: "R" };
@@ -57,6 +69,56 @@ async function read(ctx: DatabricksCtx, path: string): Promise<Obj | undefined> 
   return { ...info, path, format, content_sha256: sha256(canonical(format, language, content)) };
 }
 
+/**
+ * Reads the notebooks `paths` of one folder: the folder's list gives each one's type and language,
+ * an export in `AUTO` format its content and (by `file_type`) whether it is kept as Jupyter or
+ * source. A missing folder, or an object that is not a notebook, means the notebook is gone (as for
+ * `read`); a path the list does not show is left out, for `read`.
+ */
+async function readFolder(
+  ctx: DatabricksCtx,
+  folder: string,
+  paths: readonly string[],
+  limit: Limit,
+  out: Map<string, Obj | undefined>,
+): Promise<void> {
+  const listed = await limit(() => orMissing(ctx.client.get<{ objects?: Obj[] }>("/api/2.0/workspace/list", { path: folder })));
+  const infos = new Map((listed?.objects ?? []).map((o) => [canonicalWorkspacePath(String(o.path)), o]));
+  await Promise.all(
+    paths.map(async (path) => {
+      const info = infos.get(canonicalWorkspacePath(path));
+      // No folder: no notebook. Not in the list (hidden from the caller?): left to `read`.
+      if (!listed || info?.object_type !== "NOTEBOOK") {
+        if (!listed || info) out.set(path, undefined);
+        return;
+      }
+      const res = await limit(() =>
+        orMissing(
+          ctx.client.get<{ content?: string; file_type?: string }>("/api/2.0/workspace/export", { path, format: "AUTO" }),
+        ),
+      );
+      if (!res) return out.set(path, undefined);
+      if (typeof res.file_type !== "string") return; // cannot tell the format: left to `read`
+      const format = res.file_type === "ipynb" ? "JUPYTER" : "SOURCE";
+      const language = (typeof info.language === "string" ? info.language : "PYTHON") as Language;
+      const content = Buffer.from(res.content ?? "", "base64");
+      out.set(path, { ...info, path, format, content_sha256: sha256(canonical(format, language, content)) });
+    }),
+  );
+}
+
+/** The notebooks `paths`, by path, from the folders holding two or more of them (the others are left out). */
+async function readByFolder(ctx: DatabricksCtx, paths: readonly string[], limit: Limit): Promise<Map<string, Obj | undefined>> {
+  const out = new Map<string, Obj | undefined>();
+  const byFolder = groupBy([...new Set(paths)], (path) => parentPath(canonicalWorkspacePath(path)) ?? "/");
+  await Promise.all(
+    [...byFolder]
+      .filter(([, inFolder]) => inFolder.length > 1)
+      .map(([folder, inFolder]) => readFolder(ctx, folder, inFolder, limit, out)),
+  );
+  return out;
+}
+
 async function upload(ctx: DatabricksCtx, spec: Obj): Promise<void> {
   const format = formatOf(spec);
   await importContent(ctx, String(spec.path), readSource(spec.source), format, languageOf(spec));
@@ -67,6 +129,14 @@ export const notebookAdapter: ResourceAdapter<DatabricksCtx> = {
   naturalKey: (spec) => canonicalWorkspacePath(notebookPath(spec)),
 
   read,
+
+  /** A list per folder holding two or more of the notebooks, then one export per notebook. */
+  readMany: (ctx, ids, limit) => readByFolder(ctx, ids, limit),
+
+  async findMany(ctx, specs, limit) {
+    const found = await readByFolder(ctx, specs.map(notebookPath), limit);
+    return new Map([...found].map(([path, remote]) => [canonicalWorkspacePath(path), remote && { id: path, remote }]));
+  },
 
   async find(ctx, spec) {
     const path = notebookPath(spec);

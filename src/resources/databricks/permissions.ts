@@ -10,7 +10,9 @@ import { type DatabricksCtx, isObject, type Obj, orMissing, sortedSet } from "./
  * only when the configuration names one. Deleting sets an empty list (the owner stays).
  *
  * Objects of the Workspace API (notebooks, files, directories) may be named by path: the path is
- * resolved to the object id first.
+ * resolved to the object id first. The object is part of the comparison, as configured: when it
+ * changes (its path, or its id because it was replaced), the access list of the new object is set
+ * and that of the old one cleared.
  */
 
 interface Entry {
@@ -116,7 +118,7 @@ export const permissionsAdapter: ResourceAdapter<DatabricksCtx> = {
     if (objectId === undefined) return undefined;
     const id = idOf(type, objectId);
     const remote = await read(ctx, id);
-    return remote ? { id, remote } : undefined;
+    return remote ? { id, remote: { ...remote, configured_object_id: spec.object_id } } : undefined;
   },
 
   async create(ctx, spec) {
@@ -137,12 +139,19 @@ export const permissionsAdapter: ResourceAdapter<DatabricksCtx> = {
     await orMissing(put(ctx, type, objectId, []));
   },
 
-  normalize: (remote) => ({
+  // The object is named as configured (a path, for workspace objects): as applied last, else as found.
+  normalize: (remote, previous) => ({
     object_type: remote.request_object_type,
+    object_id: previous?.object_id ?? remote.configured_object_id ?? remote.request_object_id,
     ...comparable(directEntries(remote)),
   }),
 
-  normalizeDesired: (spec) => ({ object_type: spec.object_type, ...comparable(desiredEntries(spec)) }),
+  normalizeDesired: (spec) => ({
+    object_type: spec.object_type,
+    object_id: spec.object_id,
+    ...comparable(desiredEntries(spec)),
+  }),
 
-  rules: { recreateOn: ["object_type"] },
+  // Another object (a job or notebook replaced, a path changed) is another access list.
+  rules: { recreateOn: ["object_type", "object_id"] },
 };

@@ -1,11 +1,12 @@
-import type { ResourceAdapter } from "../../engine/types.js";
-import { type DatabricksCtx, deleting, type Obj, orMissing } from "./common.js";
+import type { Limit, ResourceAdapter } from "../../engine/types.js";
+import { type DatabricksCtx, deleting, groupBy, type Obj, orMissing } from "./common.js";
 
 /**
  * `databricks.secret`: one secret of a scope. The id is `<scope>/<key>` (neither may hold a slash).
  * The value is write-only: it is never read back, and Lakeforge compares the fingerprint of the
  * configured value with the one recorded at the last apply. The value is passed to the HTTP client
- * as a `Secret`, which reveals it only while writing the request body.
+ * as a `Secret`, which reveals it only while writing the request body. A secret is read by listing
+ * its scope, so a plan lists each scope once for all its secrets.
  */
 
 const idOf = (scope: string, key: string) => `${scope}/${key}`;
@@ -15,11 +16,32 @@ function split(id: string): { scope: string; key: string } {
   return { scope: id.slice(0, i), key: id.slice(i + 1) };
 }
 
+/** The secrets of a scope (their keys, never values), or undefined when the scope does not exist. */
+async function list(ctx: DatabricksCtx, scope: string): Promise<Obj[] | undefined> {
+  const res = await orMissing(ctx.client.get<{ secrets?: Obj[] }>("/api/2.0/secrets/list", { scope }));
+  return res && (res.secrets ?? []);
+}
+
 async function read(ctx: DatabricksCtx, id: string): Promise<Obj | undefined> {
   const { scope, key } = split(id);
-  const res = await orMissing(ctx.client.get<{ secrets?: Obj[] }>("/api/2.0/secrets/list", { scope }));
-  const hit = res?.secrets?.find((s) => s.key === key);
+  const hit = (await list(ctx, scope))?.find((s) => s.key === key);
   return hit ? { ...hit, scope } : undefined;
+}
+
+/** The secrets `ids`, by id, listing each of their scopes once. */
+async function readByScope(ctx: DatabricksCtx, ids: readonly string[], limit: Limit): Promise<Map<string, Obj | undefined>> {
+  const out = new Map<string, Obj | undefined>();
+  const byScope = groupBy(ids, (id) => split(id).scope);
+  await Promise.all(
+    [...byScope].map(async ([scope, scopeIds]) => {
+      const secrets = new Map(((await limit(() => list(ctx, scope))) ?? []).map((s) => [String(s.key), s]));
+      for (const id of scopeIds) {
+        const hit = secrets.get(split(id).key);
+        out.set(id, hit ? { ...hit, scope } : undefined);
+      }
+    }),
+  );
+  return out;
 }
 
 async function put(ctx: DatabricksCtx, spec: Obj): Promise<void> {
@@ -36,6 +58,18 @@ export const secretAdapter: ResourceAdapter<DatabricksCtx> = {
   naturalKey: (spec) => idOf(String(spec.scope), String(spec.key)),
 
   read,
+
+  /** One list per scope answers for all its secrets. */
+  readMany: (ctx, ids, limit) => readByScope(ctx, ids, limit),
+
+  async findMany(ctx, specs, limit) {
+    const found = await readByScope(
+      ctx,
+      specs.map((s) => idOf(String(s.scope), String(s.key))),
+      limit,
+    );
+    return new Map([...found].map(([id, remote]) => [id, remote && { id, remote }]));
+  },
 
   async find(ctx, spec) {
     const id = idOf(String(spec.scope), String(spec.key));
