@@ -26,8 +26,8 @@ import {
   FEATURE_DIMENSIONS,
   type MatrixProject,
   matrixCases,
-  renderCase,
   pythonProjects,
+  renderCase,
   renderMatrix,
 } from "./matrix.js";
 import { allPairs, pairsOf } from "./pairwise.js";
