@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UC_PRIVILEGES } from "../../lib/unity-catalog.js";
 import { bool, lifecycle, nonEmpty, permissions, principal, str, strMap, ucName, workspacePath } from "./common.js";
 
 /** Unity Catalog objects and grants, MLflow experiments, SCIM groups and service principals. */
@@ -81,23 +82,7 @@ export const SECURABLE_TYPES = [
   "metastore",
 ] as const;
 
-const METASTORE_PRIVILEGES = [
-  "CREATE_CATALOG",
-  "CREATE_CONNECTION",
-  "CREATE_EXTERNAL_LOCATION",
-  "CREATE_STORAGE_CREDENTIAL",
-  "CREATE_SERVICE_CREDENTIAL",
-  "CREATE_SHARE",
-  "CREATE_RECIPIENT",
-  "CREATE_PROVIDER",
-  "CREATE_CLEAN_ROOM",
-  "USE_SHARE",
-  "USE_RECIPIENT",
-  "USE_PROVIDER",
-  "SET_SHARE_PERMISSION",
-  "USE_MARKETPLACE_ASSETS",
-  "MANAGE_ALLOWLIST",
-] as const;
+const METASTORE_PRIVILEGES = UC_PRIVILEGES.metastore;
 
 const LOCATION_PRIVILEGES = [
   "CREATE_EXTERNAL_TABLE",
@@ -111,38 +96,18 @@ const LOCATION_PRIVILEGES = [
   "USE_CONNECTION",
 ] as const;
 
-const DATA_PRIVILEGES = [
-  "ALL_PRIVILEGES",
-  "APPLY_TAG",
-  "BROWSE",
-  "CREATE_FUNCTION",
-  "CREATE_MATERIALIZED_VIEW",
-  "CREATE_MODEL",
-  "CREATE_SCHEMA",
-  "CREATE_TABLE",
-  "CREATE_VOLUME",
-  "EXECUTE",
-  "EXTERNAL_USE_SCHEMA",
-  "MANAGE",
-  "MODIFY",
-  "READ_VOLUME",
-  "REFRESH",
-  "SELECT",
-  "USE_CATALOG",
-  "USE_SCHEMA",
-  "WRITE_VOLUME",
-] as const;
+const DATA_PRIVILEGES = UC_PRIVILEGES.catalog;
 
 export const PRIVILEGES = [...DATA_PRIVILEGES, ...LOCATION_PRIVILEGES, ...METASTORE_PRIVILEGES] as const;
 
 /** The privileges a securable type accepts, where Unity Catalog restricts them. */
 const APPLICABLE: Partial<Record<(typeof SECURABLE_TYPES)[number], readonly string[]>> = {
-  catalog: DATA_PRIVILEGES,
-  schema: DATA_PRIVILEGES.filter((p) => p !== "USE_CATALOG" && p !== "CREATE_SCHEMA" && p !== "BROWSE"),
-  table: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "SELECT", "REFRESH"],
-  volume: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "READ_VOLUME", "WRITE_VOLUME"],
-  function: ["ALL_PRIVILEGES", "APPLY_TAG", "EXECUTE", "MANAGE"],
-  registered_model: ["ALL_PRIVILEGES", "APPLY_TAG", "EXECUTE", "MANAGE"],
+  catalog: UC_PRIVILEGES.catalog,
+  schema: UC_PRIVILEGES.schema,
+  table: UC_PRIVILEGES.table,
+  volume: UC_PRIVILEGES.volume,
+  function: UC_PRIVILEGES.function,
+  registered_model: UC_PRIVILEGES.function,
 };
 
 /** How many dots a full name of each securable type has. */

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { UC_PRIVILEGES, type UcSecurableType } from "../../lib/unity-catalog.js";
 import {
   ApiError,
   bool,
@@ -114,7 +115,10 @@ interface GrantRow {
   privileges: string[];
 }
 
-type SecurableKind = "metastore" | "catalog" | "schema" | "volume" | "function" | "table";
+type SecurableKind = UcSecurableType;
+
+/** Privileges applicable to each securable type. */
+const APPLICABLE: Record<SecurableKind, readonly string[]> = UC_PRIVILEGES;
 
 /** A resolved securable: enough to check privileges and ownership along the catalog → schema chain. */
 interface Securable {
@@ -130,69 +134,6 @@ const SYSTEM_USER = "System user";
 const INFORMATION_SCHEMA = "information_schema";
 const DEFAULT_SCHEMA = "default";
 const PAGE_CAP = 1000;
-
-/** Privileges applicable to each securable type (privilege model 1.0). */
-const APPLICABLE: Record<SecurableKind, string[]> = {
-  metastore: [
-    "CREATE_CATALOG",
-    "CREATE_CLEAN_ROOM",
-    "CREATE_CONNECTION",
-    "CREATE_EXTERNAL_LOCATION",
-    "CREATE_PROVIDER",
-    "CREATE_RECIPIENT",
-    "CREATE_SERVICE_CREDENTIAL",
-    "CREATE_SHARE",
-    "CREATE_STORAGE_CREDENTIAL",
-    "MANAGE_ALLOWLIST",
-    "SET_SHARE_PERMISSION",
-    "USE_MARKETPLACE_ASSETS",
-    "USE_PROVIDER",
-    "USE_RECIPIENT",
-    "USE_SHARE",
-  ],
-  catalog: [
-    "ALL_PRIVILEGES",
-    "APPLY_TAG",
-    "BROWSE",
-    "CREATE_FUNCTION",
-    "CREATE_MATERIALIZED_VIEW",
-    "CREATE_MODEL",
-    "CREATE_SCHEMA",
-    "CREATE_TABLE",
-    "CREATE_VOLUME",
-    "EXECUTE",
-    "EXTERNAL_USE_SCHEMA",
-    "MANAGE",
-    "MODIFY",
-    "READ_VOLUME",
-    "REFRESH",
-    "SELECT",
-    "USE_CATALOG",
-    "USE_SCHEMA",
-    "WRITE_VOLUME",
-  ],
-  schema: [
-    "ALL_PRIVILEGES",
-    "APPLY_TAG",
-    "CREATE_FUNCTION",
-    "CREATE_MATERIALIZED_VIEW",
-    "CREATE_MODEL",
-    "CREATE_TABLE",
-    "CREATE_VOLUME",
-    "EXECUTE",
-    "EXTERNAL_USE_SCHEMA",
-    "MANAGE",
-    "MODIFY",
-    "READ_VOLUME",
-    "REFRESH",
-    "SELECT",
-    "USE_SCHEMA",
-    "WRITE_VOLUME",
-  ],
-  table: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "REFRESH", "SELECT"],
-  volume: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "READ_VOLUME", "WRITE_VOLUME"],
-  function: ["ALL_PRIVILEGES", "APPLY_TAG", "EXECUTE", "MANAGE"],
-};
 
 /** Every privilege name the API knows; anything else is rejected outright. */
 const KNOWN_PRIVILEGES = new Set([

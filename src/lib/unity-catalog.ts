@@ -1,0 +1,68 @@
+/**
+ * Unity Catalog facts shared by configuration validation and the local workspace: the privileges each
+ * securable type accepts (privilege model 1.0). Registered models are securables of type `function`.
+ */
+
+export const UC_PRIVILEGES = {
+  metastore: [
+    "CREATE_CATALOG",
+    "CREATE_CLEAN_ROOM",
+    "CREATE_CONNECTION",
+    "CREATE_EXTERNAL_LOCATION",
+    "CREATE_PROVIDER",
+    "CREATE_RECIPIENT",
+    "CREATE_SERVICE_CREDENTIAL",
+    "CREATE_SHARE",
+    "CREATE_STORAGE_CREDENTIAL",
+    "MANAGE_ALLOWLIST",
+    "SET_SHARE_PERMISSION",
+    "USE_MARKETPLACE_ASSETS",
+    "USE_PROVIDER",
+    "USE_RECIPIENT",
+    "USE_SHARE",
+  ],
+  catalog: [
+    "ALL_PRIVILEGES",
+    "APPLY_TAG",
+    "BROWSE",
+    "CREATE_FUNCTION",
+    "CREATE_MATERIALIZED_VIEW",
+    "CREATE_MODEL",
+    "CREATE_SCHEMA",
+    "CREATE_TABLE",
+    "CREATE_VOLUME",
+    "EXECUTE",
+    "EXTERNAL_USE_SCHEMA",
+    "MANAGE",
+    "MODIFY",
+    "READ_VOLUME",
+    "REFRESH",
+    "SELECT",
+    "USE_CATALOG",
+    "USE_SCHEMA",
+    "WRITE_VOLUME",
+  ],
+  schema: [
+    "ALL_PRIVILEGES",
+    "APPLY_TAG",
+    "CREATE_FUNCTION",
+    "CREATE_MATERIALIZED_VIEW",
+    "CREATE_MODEL",
+    "CREATE_TABLE",
+    "CREATE_VOLUME",
+    "EXECUTE",
+    "EXTERNAL_USE_SCHEMA",
+    "MANAGE",
+    "MODIFY",
+    "READ_VOLUME",
+    "REFRESH",
+    "SELECT",
+    "USE_SCHEMA",
+    "WRITE_VOLUME",
+  ],
+  table: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "MODIFY", "REFRESH", "SELECT"],
+  volume: ["ALL_PRIVILEGES", "APPLY_TAG", "MANAGE", "READ_VOLUME", "WRITE_VOLUME"],
+  function: ["ALL_PRIVILEGES", "APPLY_TAG", "EXECUTE", "MANAGE"],
+} as const satisfies Record<string, readonly string[]>;
+
+export type UcSecurableType = keyof typeof UC_PRIVILEGES;
