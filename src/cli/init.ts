@@ -1,7 +1,13 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { localProvider } from "../bootstrap/local/provider.js";
+import { defaultForgeDir, forgePaths } from "../bootstrap/local/store.js";
+import { bootstrap } from "../bootstrap/orchestrate.js";
+import { requestFromProject } from "../bootstrap/request.js";
+import { UserError } from "../lib/errors.js";
 import { ALIASES, flagOf, IGNORED, OPTION_DEFS, resolveOptions } from "../template/input.js";
-import { initProject, MANIFEST_PATH } from "../template/project.js";
+import type { ProjectAnswers } from "../template/options.js";
+import { buildManifest, type InitResult, initProject, MANIFEST_PATH, manifestText, renderProject } from "../template/project.js";
 import { promptOptions } from "../template/prompt.js";
 import type { Output } from "./output.js";
 
@@ -24,6 +30,22 @@ export function optionFlags(cmd: Command): Command {
   return cmd;
 }
 
+/** Flags of the commands themselves, not template options. */
+const NOT_TEMPLATE_FLAGS = [
+  "--dir",
+  "--options",
+  "--input",
+  "--no-input",
+  "--force",
+  "--json",
+  "--check",
+  "--forge",
+  "--org",
+  "--dry-run",
+  "--no-rollback",
+  "--forge-dir",
+];
+
 /** The template option flags given on the command line, as `[--flag, value]` pairs. */
 export function givenFlags(cmd: Command): [string, string | boolean][] {
   const out: [string, string | boolean][] = [];
@@ -32,7 +54,7 @@ export function givenFlags(cmd: Command): [string, string | boolean][] {
     const attr = option.attributeName();
     if (cmd.getOptionValueSource(attr) !== "cli") continue;
     const long = option.long;
-    if (!long || ["--dir", "--options", "--input", "--no-input", "--force", "--json", "--check"].includes(long)) continue;
+    if (!long || NOT_TEMPLATE_FLAGS.includes(long)) continue;
     const value = opts[attr];
     if (Array.isArray(value)) {
       if (long === "--target") for (const v of value) out.push([long, String(v)]);
@@ -49,7 +71,14 @@ interface InitOptions {
   input: boolean;
   force?: boolean;
   json?: boolean;
+  forge: string;
+  org?: string;
+  dryRun?: boolean;
+  rollback: boolean;
+  forgeDir?: string;
 }
+
+const FORGES = ["local", "github", "azure-devops", "none"];
 
 export function initCommand(program: Command, out: Output): void {
   const cmd = program
@@ -60,10 +89,26 @@ export function initCommand(program: Command, out: Output): void {
     .option("--options <file>", "options file (YAML or JSON); flags win over it")
     .option("--no-input", "never ask: options not given take their defaults (for CI)")
     .option("--force", "render into a folder that is not empty (files the template writes are overwritten)")
-    .option("--json", "print the result as JSON on stdout");
+    .option("--json", "print the result as JSON on stdout")
+    .option(
+      "--forge <local|github|azure-devops|none>",
+      "where to create the repository around the project (none: render only)",
+      "local",
+    )
+    .option("--org <name>", "organisation or owner of the repository (GitHub, Azure DevOps)")
+    .option("--dry-run", "render in memory and print the repository plan; write nothing")
+    .option("--no-rollback", "on a failure, keep what this run created instead of removing it")
+    .option("--forge-dir <path>", "the local forge's directory (default: $LAKEFORGE_FORGE_DIR or ~/.lakeforge/forge)");
   optionFlags(cmd);
   cmd.addHelpText("after", "\nThe options, their defaults and the names accepted for them are in docs/init.md.");
   cmd.action(async (name: string | undefined, o: InitOptions) => {
+    if (!FORGES.includes(o.forge)) throw new UserError(`--forge: expected one of ${FORGES.join(", ")}, got "${o.forge}"`);
+    if (o.forge === "github" || o.forge === "azure-devops") {
+      throw new UserError(
+        `--forge ${o.forge} is not available in this version of lakeforge`,
+        "use --forge local (the default) or --forge none to render only",
+      );
+    }
     const flags = givenFlags(cmd);
     if (name !== undefined) flags.unshift(["--project-name", name]);
     const sources = { ...(o.options ? { file: o.options } : {}), flags };
@@ -72,7 +117,8 @@ export function initCommand(program: Command, out: Output): void {
     const { answers, warnings } = resolveOptions({ ...sources, prompted });
     for (const w of warnings) out.warn(w);
     const dir = resolve(o.dir ?? answers.project_name);
-    const result = initProject(dir, answers, { force: o.force === true });
+    const result = o.dryRun ? renderInMemory(dir, answers) : initProject(dir, answers, { force: o.force === true });
+    const forge = o.forge === "none" ? undefined : await runForge(out, answers, result, o);
     if (o.json) {
       out.json({
         dir: result.dir,
@@ -80,7 +126,12 @@ export function initCommand(program: Command, out: Output): void {
         template_version: result.manifest.template_version,
         options: answers,
         files: result.files.map((f) => f.path),
+        ...(forge ? { forge } : {}),
       });
+      return;
+    }
+    if (o.dryRun) {
+      out.info(`Dry run: ${answers.project_name} rendered in memory (${result.files.length} files); nothing was written.`);
       return;
     }
     out.info(
@@ -88,6 +139,39 @@ export function initCommand(program: Command, out: Output): void {
     );
     out.info(`  targets: ${Object.keys(answers.targets).join(", ")}; CI/CD: ${answers.cicd}; compute: ${answers.compute}`);
     out.info(`  options recorded in ${MANIFEST_PATH}; re-render with \`lakeforge update\``);
+    if (forge) out.info(`  repository: ${forge.repository} (branches ${answers.default_branch}, ${answers.release_branch})`);
     out.info("Next: read README.md, then `pytest` and `databricks bundle validate`.");
   });
+}
+
+function renderInMemory(dir: string, answers: ProjectAnswers): InitResult {
+  const files = renderProject(answers);
+  return { dir, files, manifest: buildManifest(answers, files) };
+}
+
+/** Creates (or converges) the project's repository in the local forge. */
+async function runForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions) {
+  const files = new Map(result.files.map((f) => [f.path, f.content]));
+  files.set(MANIFEST_PATH, Buffer.from(manifestText(result.manifest)));
+  const { request, warnings } = requestFromProject(answers, files, process.env, o.org ? { owner: o.org } : {});
+  for (const w of warnings) out.warn(w);
+  const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
+  const outcome = await bootstrap(localProvider(), { forgeDir }, request, {
+    dryRun: o.dryRun === true,
+    ...(o.rollback === false ? { rollback: false } : {}),
+    progress: (e) => {
+      if (!o.json && e.phase !== "start") out.info(`  ${e.address}: ${e.action} ${e.phase}${e.error ? ` (${e.error})` : ""}`);
+    },
+  });
+  if (!o.json) {
+    for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
+  }
+  return {
+    name: o.forge,
+    forge_dir: forgeDir,
+    repository: forgePaths(forgeDir, request.name).repo,
+    dry_run: o.dryRun === true,
+    applied: outcome.applied,
+    plan: outcome.summary,
+  };
 }

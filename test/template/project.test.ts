@@ -13,6 +13,8 @@ import { loadTemplate, outputPath, renderTemplate, sha256, standaloneTags } from
 
 const root = mkdtempSync(join(tmpdir(), "lakeforge-project-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
+// `lakeforge init` also creates the repository in the local forge: keep it inside this test's folder.
+process.env.LAKEFORGE_FORGE_DIR = join(root, "forge");
 let n = 0;
 const fresh = () => join(root, `p${n++}`);
 

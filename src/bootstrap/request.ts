@@ -1,0 +1,103 @@
+import { Secret } from "../lib/secret.js";
+import { type DeployFrom, PRESET_TARGETS, type ProjectAnswers } from "../template/options.js";
+import type { BootstrapEnvironment, BootstrapRequest } from "./types.js";
+
+/**
+ * The bootstrap request for a rendered project: one environment per target that CI deploys (not
+ * the development target), with the plain values as variables and the credentials as secrets.
+ *
+ * Credentials and groups come from environment variables named as in the use-case workflow this
+ * replaces, per target `<T>` (upper case, e.g. STAGING, PROD):
+ * `DATABRICKS_<T>_CLIENT_SECRET` (secret `DATABRICKS_CLIENT_SECRET`, or `AZURE_CLIENT_SECRET` with
+ * `ci_auth: azure_sp`; `AZURE_<T>_CLIENT_SECRET` is accepted too), `DATABRICKS_<T>_CLIENT_ID`
+ * (overrides the target's service principal as `DATABRICKS_CLIENT_ID` / `AZURE_CLIENT_ID`),
+ * `DATABRICKS_<T>_WORKSPACE_HOST` (overrides the target's host), `AZURE_TENANT_ID`, and
+ * `GITHUB_CONTRIBUTOR_GROUP` / `GITHUB_ADMINS_GROUP` (teams with push and admin; the admins review
+ * deployments to targets that need approval).
+ */
+
+export interface RequestFromProject {
+  request: BootstrapRequest;
+  /** Things worth telling the user (a credential the CI will need but was not given). */
+  warnings: string[];
+}
+
+const envKey = (target: string) => target.toUpperCase().replace(/[^A-Z0-9]/g, "_");
+
+function deployFrom(answers: ProjectAnswers, how: DeployFrom): BootstrapEnvironment["deployFrom"] {
+  if (how === "default_branch") return { branches: [answers.default_branch] };
+  if (how === "release_branch") return { branches: [answers.release_branch] };
+  if (how === "tag") return { tags: ["v*"] };
+  return {};
+}
+
+export function requestFromProject(
+  answers: ProjectAnswers,
+  files: Map<string, Buffer>,
+  env: NodeJS.ProcessEnv = process.env,
+  options: { owner?: string } = {},
+): RequestFromProject {
+  const warnings: string[] = [];
+  const contributors = env.GITHUB_CONTRIBUTOR_GROUP?.trim();
+  const admins = env.GITHUB_ADMINS_GROUP?.trim();
+  const teams: BootstrapRequest["teams"] = [];
+  if (contributors) teams.push({ name: contributors, permission: "push" });
+  if (admins) teams.push({ name: admins, permission: "admin" });
+
+  const environments: BootstrapEnvironment[] = [];
+  for (const role of PRESET_TARGETS[answers.environments_preset]) {
+    if (role.deploy_from === "manual") continue;
+    const target = answers.targets[role.name];
+    if (!target) continue;
+    const T = envKey(role.name);
+    const clientId = env[`DATABRICKS_${T}_CLIENT_ID`]?.trim() || target.service_principal_id;
+    const variables: Record<string, string> = {
+      DATABRICKS_HOST: env[`DATABRICKS_${T}_WORKSPACE_HOST`]?.trim() || target.host,
+      DATABRICKS_CATALOG: target.catalog,
+    };
+    const secrets: Record<string, Secret> = {};
+    const given = Secret.optional(env[`DATABRICKS_${T}_CLIENT_SECRET`] ?? env[`AZURE_${T}_CLIENT_SECRET`]);
+    if (answers.ci_auth === "azure_sp") {
+      variables.AZURE_CLIENT_ID = clientId;
+      if (env.AZURE_TENANT_ID) variables.AZURE_TENANT_ID = env.AZURE_TENANT_ID.trim();
+      if (given) secrets.AZURE_CLIENT_SECRET = given;
+      else
+        warnings.push(
+          `no DATABRICKS_${T}_CLIENT_SECRET given: set the ${role.name} environment's AZURE_CLIENT_SECRET before CI deploys it`,
+        );
+    } else {
+      variables.DATABRICKS_CLIENT_ID = clientId;
+      if (answers.ci_auth === "oauth_m2m") {
+        if (given) secrets.DATABRICKS_CLIENT_SECRET = given;
+        else
+          warnings.push(
+            `no DATABRICKS_${T}_CLIENT_SECRET given: set the ${role.name} environment's DATABRICKS_CLIENT_SECRET before CI deploys it`,
+          );
+      }
+    }
+    environments.push({
+      name: role.name,
+      reviewers: target.approval && admins ? [admins] : [],
+      deployFrom: deployFrom(answers, role.deploy_from),
+      secrets,
+      variables,
+    });
+  }
+
+  return {
+    request: {
+      name: answers.project_name,
+      description: `ML project ${answers.project_name} (model ${answers.model_name})`,
+      topics: ["databricks", "mlops"],
+      ...(options.owner ? { owner: options.owner } : {}),
+      visibility: "private",
+      defaultBranch: answers.default_branch,
+      releaseBranch: answers.release_branch,
+      files,
+      teams,
+      variables: {},
+      environments,
+    },
+    warnings,
+  };
+}
