@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { DatabricksClient, resolveDatabricksAuth } from "../clients/databricks/index.js";
 import type { HttpHook } from "../clients/http.js";
 import { loadConfig } from "../config/config.js";
-import { specCodec, splitSensitive } from "../config/refs.js";
+import { displayPath } from "../config/errors.js";
+import { KeyVaultSecret, specCodec, splitSensitive } from "../config/refs.js";
 import type { ResolvedConfig } from "../config/resolve.js";
 import { apply, destroyPlan, type EngineOptions, type ProgressEvent, plan } from "../engine/engine.js";
 import { emptyState, type StateFile } from "../engine/state.js";
@@ -56,6 +57,7 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
     ...(opts.variables ? { variables: opts.variables } : {}),
     env,
   });
+  refuseKeyVaultSecrets(config);
   let local: RunningWorkspace | undefined;
   let client: DatabricksClient;
   const hooks = opts.httpHook ? { hooks: [opts.httpHook] } : {};
@@ -104,6 +106,37 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
       await local?.stop();
     },
   };
+}
+
+/**
+ * Secrets read from Azure Key Vault at apply time need the Azure section (credentials, vault access);
+ * until then such a source is refused up front, located, before any request.
+ */
+function refuseKeyVaultSecrets(config: ResolvedConfig): void {
+  const find = (v: unknown, path: string): string | undefined => {
+    if (v instanceof KeyVaultSecret) return path;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const hit = find(v[i], `${path}.${i}`);
+        if (hit) return hit;
+      }
+    } else if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
+      for (const [k, x] of Object.entries(v)) {
+        const hit = find(x, path ? `${path}.${k}` : k);
+        if (hit) return hit;
+      }
+    }
+    return undefined;
+  };
+  for (const r of config.resources) {
+    const path = find(r.spec, "");
+    if (!path) continue;
+    const where = `${displayPath(r.source.file, process.cwd())}:${r.source.line}:${r.source.col}`;
+    throw new UserError(
+      `${where} ${r.kind}.${r.name} ${path}: secrets from Azure Key Vault cannot be read by plan and apply yet`,
+      "use from_env or from_file for now (a Key Vault-backed secret scope works: it keeps the secrets in the vault)",
+    );
+  }
 }
 
 /** A local workspace already serving this data directory (its lock names a live process and URL). */
