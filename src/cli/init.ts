@@ -1,10 +1,14 @@
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { localProvider } from "../bootstrap/local/provider.js";
+import { createGithubContext, githubProvider, withGithubOwner } from "../bootstrap/github/index.js";
+import { localProvider, RemovableFileStateBackend } from "../bootstrap/local/provider.js";
 import { defaultForgeDir, forgePaths } from "../bootstrap/local/store.js";
 import { bootstrap } from "../bootstrap/orchestrate.js";
 import { requestFromProject } from "../bootstrap/request.js";
+import type { BootstrapRequest } from "../bootstrap/types.js";
+import type { ProgressEvent } from "../engine/engine.js";
 import { UserError } from "../lib/errors.js";
+import { Secret } from "../lib/secret.js";
 import { ALIASES, flagOf, IGNORED, OPTION_DEFS, resolveOptions } from "../template/input.js";
 import type { ProjectAnswers } from "../template/options.js";
 import { buildManifest, type InitResult, initProject, MANIFEST_PATH, manifestText, renderProject } from "../template/project.js";
@@ -103,10 +107,12 @@ export function initCommand(program: Command, out: Output): void {
   cmd.addHelpText("after", "\nThe options, their defaults and the names accepted for them are in docs/init.md.");
   cmd.action(async (name: string | undefined, o: InitOptions) => {
     if (!FORGES.includes(o.forge)) throw new UserError(`--forge: expected one of ${FORGES.join(", ")}, got "${o.forge}"`);
-    if (o.forge === "github" || o.forge === "azure-devops") {
+    // Checked before anything is rendered or written.
+    const github = o.forge === "github" ? githubConnection(out, o.org) : undefined;
+    if (o.forge === "azure-devops") {
       throw new UserError(
         `--forge ${o.forge} is not available in this version of lakeforge`,
-        "use --forge local (the default) or --forge none to render only",
+        "use --forge local (the default), --forge github, or --forge none to render only",
       );
     }
     const flags = givenFlags(cmd);
@@ -118,7 +124,12 @@ export function initCommand(program: Command, out: Output): void {
     for (const w of warnings) out.warn(w);
     const dir = resolve(o.dir ?? answers.project_name);
     const result = o.dryRun ? renderInMemory(dir, answers) : initProject(dir, answers, { force: o.force === true });
-    const forge = o.forge === "none" ? undefined : await runForge(out, answers, result, o);
+    const forge =
+      o.forge === "none"
+        ? undefined
+        : github
+          ? await runGithubForge(out, answers, result, o, github)
+          : await runForge(out, answers, result, o);
     if (o.json) {
       out.json({
         dir: result.dir,
@@ -149,19 +160,29 @@ function renderInMemory(dir: string, answers: ProjectAnswers): InitResult {
   return { dir, files, manifest: buildManifest(answers, files) };
 }
 
-/** Creates (or converges) the project's repository in the local forge. */
-async function runForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions) {
+/** The bootstrap request for the rendered project (its files and manifest, credentials from the environment). */
+function projectRequest(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions): BootstrapRequest {
   const files = new Map(result.files.map((f) => [f.path, f.content]));
   files.set(MANIFEST_PATH, Buffer.from(manifestText(result.manifest)));
   const { request, warnings } = requestFromProject(answers, files, process.env, o.org ? { owner: o.org } : {});
   for (const w of warnings) out.warn(w);
+  return request;
+}
+
+function progressTo(out: Output, o: InitOptions): (e: ProgressEvent) => void {
+  return (e) => {
+    if (!o.json && e.phase !== "start") out.info(`  ${e.address}: ${e.action} ${e.phase}${e.error ? ` (${e.error})` : ""}`);
+  };
+}
+
+/** Creates (or converges) the project's repository in the local forge. */
+async function runForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions) {
+  const request = projectRequest(out, answers, result, o);
   const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
   const outcome = await bootstrap(localProvider(), { forgeDir }, request, {
     dryRun: o.dryRun === true,
     ...(o.rollback === false ? { rollback: false } : {}),
-    progress: (e) => {
-      if (!o.json && e.phase !== "start") out.info(`  ${e.address}: ${e.action} ${e.phase}${e.error ? ` (${e.error})` : ""}`);
-    },
+    progress: progressTo(out, o),
   });
   if (!o.json) {
     for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
@@ -174,4 +195,100 @@ async function runForge(out: Output, answers: ProjectAnswers, result: InitResult
     applied: outcome.applied,
     plan: outcome.summary,
   };
+}
+
+const GITHUB_API = "https://api.github.com";
+
+interface GithubConnection {
+  token: Secret;
+  baseUrl: string;
+  throttle: boolean;
+}
+
+/**
+ * GitHub's connection from the environment: the token from `GITHUB_TOKEN` (never a flag, so it stays
+ * out of shell history and process lists), the API root from `GITHUB_API_URL` (GitHub Enterprise
+ * Server: `https://<host>/api/v3`). `LAKEFORGE_GITHUB_THROTTLE=off` stops pacing writes, for local
+ * test servers only: it is ignored for api.github.com.
+ */
+function githubConnection(out: Output, org: string | undefined, env: NodeJS.ProcessEnv = process.env): GithubConnection {
+  if (org !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(org))
+    throw new UserError(`--org: "${org}" is not a GitHub organisation or user name`, "letters, digits and single hyphens");
+  const token = Secret.optional(env.GITHUB_TOKEN?.trim() || undefined);
+  if (!token)
+    throw new UserError(
+      "--forge github: GITHUB_TOKEN is not set",
+      "export GITHUB_TOKEN with a token that may create repositories (scopes repo, workflow, read:org); it is never read from a flag",
+    );
+  const raw = env.GITHUB_API_URL?.trim() || GITHUB_API;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UserError(`GITHUB_API_URL: "${raw}" is not a URL`, `use ${GITHUB_API} or https://<host>/api/v3`);
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new UserError(`GITHUB_API_URL: "${raw}" is not an http(s) URL`, `use ${GITHUB_API} or https://<host>/api/v3`);
+  const baseUrl = raw.replace(/\/+$/, "");
+  const off = env.LAKEFORGE_GITHUB_THROTTLE?.trim().toLowerCase() === "off";
+  const isGithubCom = url.hostname.toLowerCase() === "api.github.com";
+  if (off && isGithubCom) out.warn("LAKEFORGE_GITHUB_THROTTLE=off is ignored for api.github.com");
+  return { token, baseUrl, throttle: !off || isGithubCom };
+}
+
+/** Creates (or converges) the project's repository on GitHub; state stays in the forge directory. */
+async function runGithubForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions, conn: GithubConnection) {
+  const ctx = createGithubContext({ token: conn.token, baseUrl: conn.baseUrl, throttle: conn.throttle });
+  let request = projectRequest(out, answers, result, o);
+  try {
+    request = await withGithubOwner(ctx, request);
+  } catch (e) {
+    const status = (e as { status?: number }).status;
+    if (status === 401)
+      throw new UserError(
+        `GitHub (${conn.baseUrl}) rejected the token in GITHUB_TOKEN`,
+        "check that the token is valid and not expired",
+      );
+    throw e;
+  }
+  const owner = request.owner ?? "";
+  request = teamReviewersOf(request, owner);
+  const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
+  const stateFile = githubStatePath(forgeDir, owner, request.name);
+  const provider = githubProvider();
+  const outcome = await bootstrap(provider, ctx, request, {
+    dryRun: o.dryRun === true,
+    ...(o.rollback === false ? { rollback: false } : {}),
+    ...(provider.stateBackend ? {} : { state: new RemovableFileStateBackend(stateFile) }),
+    progress: progressTo(out, o),
+  });
+  if (!o.json) {
+    for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
+  }
+  return {
+    name: o.forge,
+    api_url: conn.baseUrl,
+    repository: `${owner}/${request.name}`,
+    state: stateFile,
+    dry_run: o.dryRun === true,
+    applied: outcome.applied,
+    plan: outcome.summary,
+  };
+}
+
+/** Reviewers naming one of the request's teams become `owner/team`, as GitHub names teams. */
+function teamReviewersOf(request: BootstrapRequest, owner: string): BootstrapRequest {
+  const teams = new Set(request.teams.map((t) => t.name.toLowerCase()));
+  return {
+    ...request,
+    environments: request.environments.map((e) => ({
+      ...e,
+      reviewers: e.reviewers.map((r) => (teams.has(r.toLowerCase()) && !r.includes("/") ? `${owner}/${r}` : r)),
+    })),
+  };
+}
+
+/** Where `init --forge github` keeps a repository's bootstrap state: `<forge-dir>/state/github/<owner>/<name>.json`. */
+export function githubStatePath(forgeDir: string, owner: string, name: string): string {
+  return join(forgeDir, "state", "github", owner.toLowerCase(), `${name}.json`);
 }
