@@ -252,7 +252,6 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
     throw e;
   }
   const owner = request.owner ?? "";
-  request = teamReviewersOf(request, owner);
   const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
   const stateFile = githubStatePath(forgeDir, owner, request.name);
   const provider = githubProvider();
@@ -273,18 +272,6 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
     dry_run: o.dryRun === true,
     applied: outcome.applied,
     plan: outcome.summary,
-  };
-}
-
-/** Reviewers naming one of the request's teams become `owner/team`, as GitHub names teams. */
-function teamReviewersOf(request: BootstrapRequest, owner: string): BootstrapRequest {
-  const teams = new Set(request.teams.map((t) => t.name.toLowerCase()));
-  return {
-    ...request,
-    environments: request.environments.map((e) => ({
-      ...e,
-      reviewers: e.reviewers.map((r) => (teams.has(r.toLowerCase()) && !r.includes("/") ? `${owner}/${r}` : r)),
-    })),
   };
 }
 

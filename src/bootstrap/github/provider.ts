@@ -54,12 +54,21 @@ const CODEOWNERS_PATHS = ["CODEOWNERS", ".github/CODEOWNERS", "docs/CODEOWNERS"]
 /** Scopes a classic token needs; fine-grained and installation tokens report none and are not checked here. */
 function neededScopes(req: BootstrapRequest, isOrg: boolean): { scope: string; alternatives: string[]; why: string }[] {
   const out = [{ scope: "repo", alternatives: ["repo"], why: "create the repository and write its settings" }];
-  const teamReviewers = req.environments.some((e) => e.reviewers.some(isTeamReviewer));
+  const teamReviewers = req.environments.some((e) => reviewersOf(req, e).some(isTeamReviewer));
   if (isOrg && (req.teams.length > 0 || teamReviewers))
     out.push({ scope: "read:org", alternatives: ["read:org", "write:org", "admin:org"], why: "read the organisation's teams" });
   if ([...req.files.keys()].some((p) => p.replace(/^\.?\//, "").startsWith(".github/workflows/")))
     out.push({ scope: "workflow", alternatives: ["workflow"], why: "push workflow files" });
   return out;
+}
+
+/**
+ * An environment's reviewers as GitHub names them: a reviewer naming one of the request's teams is that
+ * team of the owner (`owner/team`); anything else is a user, or a team already written as `org/team`.
+ */
+function reviewersOf(req: BootstrapRequest, env: BootstrapRequest["environments"][number]): string[] {
+  const teams = new Set(req.teams.map((t) => t.name.toLowerCase()));
+  return env.reviewers.map((r) => (req.owner && !r.includes("/") && teams.has(r.toLowerCase()) ? `${req.owner}/${r}` : r));
 }
 
 /** The request with its owner set: the token's user when it names no organisation. */
@@ -154,7 +163,7 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
     }
 
     for (const env of req.environments)
-      for (const r of env.reviewers) {
+      for (const r of reviewersOf(req, env)) {
         const name = canonicalReviewer(r);
         if (isTeamReviewer(name)) {
           const [org, slug] = name.split("/") as [string, string];
@@ -259,7 +268,7 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
         spec: {
           ...base,
           environment: env.name,
-          reviewers: env.reviewers,
+          reviewers: reviewersOf(req, env),
           waitTimer: env.waitTimerMinutes ?? 0,
           branches: env.deployFrom.branches ?? [],
           tags: env.deployFrom.tags ?? [],
