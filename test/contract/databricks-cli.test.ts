@@ -11,6 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningWorkspace, startWorkspace } from "../../src/workspace/server.js";
+import { isolatedCliEnv } from "../support/databricks-cli.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, ".cache", "bin", "databricks");
@@ -54,21 +55,7 @@ describe.skipIf(!HAVE_CLI)("official Databricks CLI against the local workspace"
 
   /** The environment of every CLI run: the parent's, minus any Databricks settings, plus ours. */
   function cliEnv(): NodeJS.ProcessEnv {
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("DATABRICKS_")) env[k] = v;
-    return {
-      ...env,
-      HOME: home,
-      DATABRICKS_HOST: server.url,
-      DATABRICKS_TOKEN: server.token,
-      // A file that does not exist: no profile from the machine running the suite can leak in.
-      DATABRICKS_CONFIG_FILE: join(home, "no-such-databrickscfg"),
-      DATABRICKS_CLI_DISABLE_TELEMETRY: "1",
-      // Every run asks the workspace instead of reusing a cached current user.
-      DATABRICKS_CACHE_ENABLED: "false",
-      DATABRICKS_BUNDLE_ENGINE: "direct",
-      NO_COLOR: "1",
-    };
+    return isolatedCliEnv({ home, url: server.url, token: server.token });
   }
 
   interface RunOptions {

@@ -18,6 +18,7 @@ import { parseAllDocuments } from "yaml";
 import { templateContext } from "../../src/template/options.js";
 import { initProject } from "../../src/template/project.js";
 import { type RunningWorkspace, startWorkspace } from "../../src/workspace/server.js";
+import { isolatedCliEnv } from "../support/databricks-cli.js";
 import { checkAzureDevops, checkGithub, checkGitlab } from "./checks.js";
 import {
   allowed,
@@ -251,18 +252,7 @@ describe("every rendered project", () => {
     async () => {
       const home = join(work, "cli-home");
       mkdirSync(home, { recursive: true });
-      const env: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("DATABRICKS_")) env[k] = v;
-      Object.assign(env, {
-        HOME: home,
-        DATABRICKS_HOST: server.url,
-        DATABRICKS_TOKEN: server.token,
-        DATABRICKS_CONFIG_FILE: join(home, "no-such-databrickscfg"),
-        DATABRICKS_CLI_DISABLE_TELEMETRY: "1",
-        DATABRICKS_CACHE_ENABLED: "false",
-        DATABRICKS_BUNDLE_ENGINE: "direct",
-        NO_COLOR: "1",
-      });
+      const env = isolatedCliEnv({ home, url: server.url, token: server.token });
       // Projects whose bundle files are the same validate the same: each distinct bundle once per target.
       const bundles = new Map<string, MatrixProject>();
       for (const p of projects) {
