@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
+import { displayPath } from "../../src/config/errors.js";
 import { OptionsError, resolveOptions } from "../../src/template/input.js";
 import { derivePackageName, PLACEHOLDER_HOSTS, templateContext } from "../../src/template/options.js";
 import { promptOptions } from "../../src/template/prompt.js";
@@ -26,7 +27,8 @@ function problems(fn: () => unknown): string[] {
   throw new Error("expected an OptionsError");
 }
 
-const rel = (p: string) => relative(process.cwd(), p);
+// Files outside the working tree are shown by absolute path, nearby ones relative to it.
+const rel = (p: string) => displayPath(p, process.cwd());
 
 describe("defaults and derived values", () => {
   it("fills every option from the project name alone", () => {
