@@ -11,10 +11,53 @@ import type { BootstrapEnvironment, BootstrapRequest } from "./types.js";
  * `DATABRICKS_<T>_CLIENT_SECRET` (secret `DATABRICKS_CLIENT_SECRET`, or `AZURE_CLIENT_SECRET` with
  * `ci_auth: azure_sp`; `AZURE_<T>_CLIENT_SECRET` is accepted too), `DATABRICKS_<T>_CLIENT_ID`
  * (overrides the target's service principal as `DATABRICKS_CLIENT_ID` / `AZURE_CLIENT_ID`),
- * `DATABRICKS_<T>_WORKSPACE_HOST` (overrides the target's host), `AZURE_TENANT_ID`, and
- * `GITHUB_CONTRIBUTOR_GROUP` / `GITHUB_ADMINS_GROUP` (teams with push and admin; the admins review
- * deployments to targets that need approval).
+ * `DATABRICKS_<T>_WORKSPACE_HOST` (overrides the target's host), `DATABRICKS_<T>_TENANT_ID` (else
+ * `AZURE_TENANT_ID`, else `ARM_TENANT_ID`), and `GITHUB_CONTRIBUTOR_GROUP` / `GITHUB_ADMINS_GROUP`
+ * (teams with push and admin; the admins review deployments to targets that need approval).
+ *
+ * The plain ones (groups and tenant ids, not secrets) may also be given as options of `lakeforge init`
+ * (options file or flags, under the workflow's names in any case): those are the repository settings
+ * below, and they win over the environment.
  */
+
+/** Repository settings accepted as options, by the environment variable they stand for. */
+const FIXED_SETTINGS: Record<string, string> = {
+  github_contributor_group: "GITHUB_CONTRIBUTOR_GROUP",
+  github_admins_group: "GITHUB_ADMINS_GROUP",
+  azure_tenant_id: "AZURE_TENANT_ID",
+  arm_tenant_id: "ARM_TENANT_ID",
+};
+
+const TARGET_TENANT = /^databricks_([a-z][a-z0-9_]*)_tenant_id$/;
+
+/**
+ * The environment variable a repository setting stands for (`github_admins_group` →
+ * `GITHUB_ADMINS_GROUP`, `DATABRICKS_PROD_TENANT_ID` → itself), or `undefined` for any other name.
+ */
+export function repositorySetting(name: string): string | undefined {
+  const key = name.toLowerCase().replace(/-/g, "_");
+  const fixed = FIXED_SETTINGS[key];
+  if (fixed) return fixed;
+  return TARGET_TENANT.test(key) ? key.toUpperCase() : undefined;
+}
+
+/** Names of the repository settings that have a flag of their own (`--github-admins-group`, ...). */
+export const REPOSITORY_SETTING_FLAGS: readonly string[] = [
+  ...Object.keys(FIXED_SETTINGS),
+  ...["test", "staging", "prod", "uat", "preproduction", "production"].map((t) => `databricks_${t}_tenant_id`),
+];
+
+const SECRET_NAME = /(^|_)(client_secret|secret|token|password|pat)$/;
+
+/**
+ * The environment variable to use instead when `name` is a credential written where only plain
+ * options belong (an options file, a flag): `DATABRICKS_PROD_CLIENT_SECRET`, `github_token`, ...
+ * Secrets are read from the environment only, so they stay out of files, shell history and argv.
+ */
+export function secretSettingName(name: string): string | undefined {
+  const key = name.toLowerCase().replace(/-/g, "_");
+  return SECRET_NAME.test(key) ? key.toUpperCase() : undefined;
+}
 
 export interface RequestFromProject {
   request: BootstrapRequest;
@@ -34,10 +77,12 @@ function deployFrom(answers: ProjectAnswers, how: DeployFrom): BootstrapEnvironm
 export function requestFromProject(
   answers: ProjectAnswers,
   files: Map<string, Buffer>,
-  env: NodeJS.ProcessEnv = process.env,
-  options: { owner?: string } = {},
+  processEnv: NodeJS.ProcessEnv = process.env,
+  options: { owner?: string; settings?: Record<string, string> } = {},
 ): RequestFromProject {
   const warnings: string[] = [];
+  // Settings given as options win over the environment.
+  const env: NodeJS.ProcessEnv = options.settings ? { ...processEnv, ...options.settings } : processEnv;
   const contributors = env.GITHUB_CONTRIBUTOR_GROUP?.trim();
   const admins = env.GITHUB_ADMINS_GROUP?.trim();
   const teams: BootstrapRequest["teams"] = [];
@@ -59,7 +104,9 @@ export function requestFromProject(
     const given = Secret.optional(env[`DATABRICKS_${T}_CLIENT_SECRET`] ?? env[`AZURE_${T}_CLIENT_SECRET`]);
     if (answers.ci_auth === "azure_sp") {
       variables.AZURE_CLIENT_ID = clientId;
-      if (env.AZURE_TENANT_ID) variables.AZURE_TENANT_ID = env.AZURE_TENANT_ID.trim();
+      const tenant =
+        env[`DATABRICKS_${T}_TENANT_ID`]?.trim() || env.AZURE_TENANT_ID?.trim() || env.ARM_TENANT_ID?.trim() || undefined;
+      if (tenant) variables.AZURE_TENANT_ID = tenant;
       if (given) secrets.AZURE_CLIENT_SECRET = given;
       else
         warnings.push(

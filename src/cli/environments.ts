@@ -1,6 +1,9 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
+import { azurePhase } from "../azure/phase.js";
+import { findBundleFile } from "../bundle/source.js";
 import { validateConfig } from "../config/config.js";
 import { ConfigError } from "../config/errors.js";
 import {
@@ -17,7 +20,19 @@ import { planFromJson, planToJson, renderPlan } from "../engine/render.js";
 import { writeFileAtomic } from "../engine/state.js";
 import { addressOf, hasChanges, type Plan, summarize } from "../engine/types.js";
 import { UserError } from "../lib/errors.js";
+import { destroyBundle } from "./bundle.js";
 import type { Output } from "./output.js";
+
+/** `destroy -t <target>`, or a folder holding a databricks.yml and no lakeforge.yaml: the bundle form. */
+function isBundleDestroy(o: { config: string; environment?: string; target?: string }): boolean {
+  if (o.target !== undefined) {
+    if (o.environment !== undefined) throw new UserError("give either -e (an environment) or -t (a bundle target), not both");
+    return true;
+  }
+  if (o.environment !== undefined) return false;
+  const hasEnvironments = ["lakeforge.yaml", "lakeforge.yml"].some((f) => existsSync(join(o.config, f)));
+  return !hasEnvironments && findBundleFile(o.config) !== undefined;
+}
 
 interface CommonOptions {
   config: string;
@@ -61,7 +76,7 @@ function progressPrinter(out: Output, json: boolean): (e: ProgressEvent) => void
   };
 }
 
-async function open(o: CommonOptions, out: Output): Promise<OpenEnvironment> {
+async function open(o: CommonOptions, out: Output, azureOutputs?: Record<string, string>): Promise<OpenEnvironment> {
   const concurrency = Number(o.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1)
     throw new UserError(`--concurrency: ${o.concurrency} is not a positive integer`);
@@ -71,6 +86,19 @@ async function open(o: CommonOptions, out: Output): Promise<OpenEnvironment> {
     variables: parseVars(o.var),
     concurrency,
     progress: progressPrinter(out, o.json === true),
+    ...(azureOutputs ? { azureOutputs } : {}),
+  });
+}
+
+/** The Azure phase of plan / apply (a no-op for environments that do not use `${azure.*}`). */
+function infraPhase(o: CommonOptions, out: Output, mode: "plan" | "apply", approveIt?: (plan: Plan) => Promise<boolean>) {
+  return azurePhase({
+    target: o.config,
+    ...(o.environment ? { environment: o.environment } : {}),
+    variables: parseVars(o.var),
+    mode,
+    ...(o.json ? {} : { info: (l: string) => out.info(l), style: out.style }),
+    ...(approveIt ? { approve: approveIt } : {}),
   });
 }
 
@@ -157,7 +185,13 @@ export function environmentCommands(program: Command, out: Output): void {
     .option("--destroy", "plan the destruction of everything in state")
     .option("--detailed-exitcode", "exit 0 with no changes, 2 with changes, 1 on error")
     .action(async (o: CommonOptions & { out?: string; destroy?: boolean; detailedExitcode?: boolean }) => {
-      const env = await open(o, out);
+      const infra = o.destroy ? undefined : await infraPhase(o, out, "plan");
+      const infraChanges = infra?.plan !== undefined && hasChanges(infra.plan);
+      if (infra?.active && !infra.outputs) {
+        process.exitCode = o.detailedExitcode && infraChanges ? 2 : 0;
+        return;
+      }
+      const env = await open(o, out, infra?.outputs);
       try {
         const { plan } = await planEnvironment(env, {
           only: o.only.length ? o.only : undefined,
@@ -167,7 +201,7 @@ export function environmentCommands(program: Command, out: Output): void {
         if (o.json) process.stdout.write(`${planToJson(plan)}\n`);
         else out.info(renderPlan(plan, out.style).trimEnd());
         if (o.out && !o.json) out.info(`Saved the plan to ${o.out}; apply it with: lakeforge apply ${o.out}`);
-        process.exitCode = o.detailedExitcode && hasChanges(plan) ? 2 : 0;
+        process.exitCode = o.detailedExitcode && (hasChanges(plan) || infraChanges) ? 2 : 0;
       } finally {
         await env.close();
       }
@@ -178,7 +212,14 @@ export function environmentCommands(program: Command, out: Output): void {
     .option("--auto-approve", "do not ask for confirmation")
     .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
     .action(async (planFile: string | undefined, o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
-      const env = await open(o, out);
+      const infra = planFile
+        ? await infraPhase({ ...o, json: true }, out, "plan")
+        : await infraPhase(o, out, "apply", (p) => approve(out, p, o.autoApprove, "apply"));
+      if (infra.cancelled) {
+        process.exitCode = 1;
+        return;
+      }
+      const env = await open(o, out, infra.outputs);
       try {
         const code = await locked(env, "apply", o.forceUnlock, out, async () => {
           let plan: Plan;
@@ -204,10 +245,16 @@ export function environmentCommands(program: Command, out: Output): void {
       }
     });
 
-  common(program.command("destroy").description("delete everything Lakeforge manages in an environment"))
+  common(program.command("destroy").description("delete what Lakeforge manages in an environment, or (-t) a bundle target"))
+    .option("-t, --target <name>", "destroy this target of the Databricks Asset Bundle (databricks.yml) in the folder")
     .option("--auto-approve", "do not ask for confirmation")
     .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
-    .action(async (o: CommonOptions & { autoApprove?: boolean; forceUnlock?: boolean }) => {
+    .action(async (o: CommonOptions & { target?: string; autoApprove?: boolean; forceUnlock?: boolean }) => {
+      if (isBundleDestroy(o)) {
+        const dir = o.config;
+        process.exitCode = await destroyBundle({ ...o, dir }, out, (plan) => approve(out, plan, o.autoApprove, "destroy"));
+        return;
+      }
       const env = await open(o, out);
       try {
         const code = await locked(env, "destroy", o.forceUnlock, out, async () => {

@@ -1,10 +1,11 @@
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { azureDevopsProvider, createAzureDevopsContext } from "../bootstrap/azure-devops/index.js";
 import { createGithubContext, githubProvider, withGithubOwner } from "../bootstrap/github/index.js";
 import { localProvider, RemovableFileStateBackend } from "../bootstrap/local/provider.js";
 import { defaultForgeDir, forgePaths } from "../bootstrap/local/store.js";
 import { bootstrap } from "../bootstrap/orchestrate.js";
-import { requestFromProject } from "../bootstrap/request.js";
+import { REPOSITORY_SETTING_FLAGS, requestFromProject } from "../bootstrap/request.js";
 import type { BootstrapRequest } from "../bootstrap/types.js";
 import type { ProgressEvent } from "../engine/engine.js";
 import { UserError } from "../lib/errors.js";
@@ -28,7 +29,7 @@ export function optionFlags(cmd: Command): Command {
     "one field of one target: host, catalog, service_principal_id or approval (repeatable)",
     collect,
   );
-  for (const alias of [...Object.keys(ALIASES), ...Object.keys(IGNORED)]) {
+  for (const alias of [...Object.keys(ALIASES), ...Object.keys(IGNORED), ...REPOSITORY_SETTING_FLAGS]) {
     cmd.addOption(new Option(`${flagOf(alias)} <value>`).hideHelp());
   }
   return cmd;
@@ -45,6 +46,7 @@ const NOT_TEMPLATE_FLAGS = [
   "--check",
   "--forge",
   "--org",
+  "--project",
   "--dry-run",
   "--no-rollback",
   "--forge-dir",
@@ -77,9 +79,12 @@ interface InitOptions {
   json?: boolean;
   forge: string;
   org?: string;
+  project?: string;
   dryRun?: boolean;
   rollback: boolean;
   forgeDir?: string;
+  /** Repository settings given among the options (set once they are resolved). */
+  settings?: Record<string, string>;
 }
 
 const FORGES = ["local", "github", "azure-devops", "none"];
@@ -99,7 +104,8 @@ export function initCommand(program: Command, out: Output): void {
       "where to create the repository around the project (none: render only)",
       "local",
     )
-    .option("--org <name>", "organisation or owner of the repository (GitHub, Azure DevOps)")
+    .option("--org <name>", "organisation or owner of the repository (GitHub), or organisation URL (Azure DevOps)")
+    .option("--project <name>", "Azure DevOps project holding the repository (default: $AZURE_DEVOPS_PROJECT)")
     .option("--dry-run", "render in memory and print the repository plan; write nothing")
     .option("--no-rollback", "on a failure, keep what this run created instead of removing it")
     .option("--forge-dir <path>", "the local forge's directory (default: $LAKEFORGE_FORGE_DIR or ~/.lakeforge/forge)");
@@ -109,19 +115,15 @@ export function initCommand(program: Command, out: Output): void {
     if (!FORGES.includes(o.forge)) throw new UserError(`--forge: expected one of ${FORGES.join(", ")}, got "${o.forge}"`);
     // Checked before anything is rendered or written.
     const github = o.forge === "github" ? githubConnection(out, o.org) : undefined;
-    if (o.forge === "azure-devops") {
-      throw new UserError(
-        `--forge ${o.forge} is not available in this version of lakeforge`,
-        "use --forge local (the default), --forge github, or --forge none to render only",
-      );
-    }
+    const azure = o.forge === "azure-devops" ? azureDevopsConnection(o.org, o.project) : undefined;
     const flags = givenFlags(cmd);
     if (name !== undefined) flags.unshift(["--project-name", name]);
     const sources = { ...(o.options ? { file: o.options } : {}), flags };
     const interactive = o.input && process.stdin.isTTY === true;
     const prompted = interactive ? await promptOptions(sources, { input: process.stdin, output: process.stderr }) : [];
-    const { answers, warnings } = resolveOptions({ ...sources, prompted });
+    const { answers, warnings, settings } = resolveOptions({ ...sources, prompted });
     for (const w of warnings) out.warn(w);
+    o.settings = settings;
     const dir = resolve(o.dir ?? answers.project_name);
     const result = o.dryRun ? renderInMemory(dir, answers) : initProject(dir, answers, { force: o.force === true });
     const forge =
@@ -129,7 +131,9 @@ export function initCommand(program: Command, out: Output): void {
         ? undefined
         : github
           ? await runGithubForge(out, answers, result, o, github)
-          : await runForge(out, answers, result, o);
+          : azure
+            ? await runAzureDevopsForge(out, answers, result, o, azure)
+            : await runForge(out, answers, result, o);
     if (o.json) {
       out.json({
         dir: result.dir,
@@ -164,7 +168,10 @@ function renderInMemory(dir: string, answers: ProjectAnswers): InitResult {
 function projectRequest(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions): BootstrapRequest {
   const files = new Map(result.files.map((f) => [f.path, f.content]));
   files.set(MANIFEST_PATH, Buffer.from(manifestText(result.manifest)));
-  const { request, warnings } = requestFromProject(answers, files, process.env, o.org ? { owner: o.org } : {});
+  const { request, warnings } = requestFromProject(answers, files, process.env, {
+    ...(o.org ? { owner: o.org } : {}),
+    ...(o.settings ? { settings: o.settings } : {}),
+  });
   for (const w of warnings) out.warn(w);
   return request;
 }
@@ -194,6 +201,7 @@ async function runForge(out: Output, answers: ProjectAnswers, result: InitResult
     dry_run: o.dryRun === true,
     applied: outcome.applied,
     plan: outcome.summary,
+    actions: outcome.plan.actions,
   };
 }
 
@@ -272,10 +280,120 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
     dry_run: o.dryRun === true,
     applied: outcome.applied,
     plan: outcome.summary,
+    actions: outcome.plan.actions,
   };
 }
 
 /** Where `init --forge github` keeps a repository's bootstrap state: `<forge-dir>/state/github/<owner>/<name>.json`. */
 export function githubStatePath(forgeDir: string, owner: string, name: string): string {
   return join(forgeDir, "state", "github", owner.toLowerCase(), `${name}.json`);
+}
+
+interface AzureDevopsConnection {
+  token: Secret;
+  auth: "pat" | "bearer";
+  orgUrl: string;
+  project: string;
+}
+
+/**
+ * Azure DevOps's connection: the organisation URL from `--org` (a URL, or an organisation name of
+ * dev.azure.com) or `AZURE_DEVOPS_ORG_URL` (`SYSTEM_COLLECTIONURI` in a pipeline), the project from
+ * `--project` or `AZURE_DEVOPS_PROJECT`, and the token from the environment only:
+ * `AZURE_DEVOPS_EXT_PAT` (a personal access token) or, in a pipeline, `SYSTEM_ACCESSTOKEN` (a bearer
+ * token). Checked before anything is rendered or written.
+ */
+export function azureDevopsConnection(
+  org: string | undefined,
+  project: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): AzureDevopsConnection {
+  const raw = org?.trim() || env.AZURE_DEVOPS_ORG_URL?.trim() || env.SYSTEM_COLLECTIONURI?.trim();
+  const where = org?.trim() ? "--org" : env.AZURE_DEVOPS_ORG_URL?.trim() ? "AZURE_DEVOPS_ORG_URL" : "SYSTEM_COLLECTIONURI";
+  if (!raw)
+    throw new UserError(
+      "--forge azure-devops: no organisation given",
+      "pass --org https://dev.azure.com/<organisation> or set AZURE_DEVOPS_ORG_URL",
+    );
+  let url: URL;
+  try {
+    url = new URL(/^[A-Za-z0-9][A-Za-z0-9-]*$/.test(raw) ? `https://dev.azure.com/${raw}` : raw);
+  } catch {
+    throw new UserError(`${where}: "${raw}" is not an organisation URL`, "use https://dev.azure.com/<organisation>");
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:")
+    throw new UserError(`${where}: "${raw}" is not an http(s) URL`, "use https://dev.azure.com/<organisation>");
+  if (url.username || url.password)
+    throw new UserError(
+      `${where}: the organisation URL must not hold credentials`,
+      "put the token in AZURE_DEVOPS_EXT_PAT instead",
+    );
+  if (url.search || url.hash) throw new UserError(`${where}: the organisation URL must have no query or fragment`);
+  const orgUrl = `${url.origin}${url.pathname}`.replace(/\/+$/, "");
+  const name = project?.trim() || env.AZURE_DEVOPS_PROJECT?.trim();
+  if (!name)
+    throw new UserError(
+      "--forge azure-devops: no project given",
+      "pass --project <name> (the project must exist) or set AZURE_DEVOPS_PROJECT",
+    );
+  if (/[/\\:*?"<>|;#$@%&+=,]/.test(name))
+    throw new UserError(
+      `--project: "${name}" is not an Azure DevOps project name`,
+      'project names cannot hold / \\ : * ? " < > | ; # $ @ % & + = ,',
+    );
+  const pat = Secret.optional(env.AZURE_DEVOPS_EXT_PAT?.trim() || undefined);
+  const bearer = Secret.optional(env.SYSTEM_ACCESSTOKEN?.trim() || undefined);
+  const token = pat ?? bearer;
+  if (!token)
+    throw new UserError(
+      "--forge azure-devops: AZURE_DEVOPS_EXT_PAT is not set",
+      "export AZURE_DEVOPS_EXT_PAT with a personal access token (Code, Build, Variable Groups, Environment, Project and Team scopes), or map SYSTEM_ACCESSTOKEN in a pipeline; it is never read from a flag",
+    );
+  return { token, auth: pat ? "pat" : "bearer", orgUrl, project: name };
+}
+
+/** Creates (or converges) the project's repository in an Azure DevOps project; state stays in the forge directory. */
+async function runAzureDevopsForge(
+  out: Output,
+  answers: ProjectAnswers,
+  result: InitResult,
+  o: InitOptions,
+  conn: AzureDevopsConnection,
+) {
+  const ctx = createAzureDevopsContext({ orgUrl: conn.orgUrl, token: conn.token, auth: conn.auth });
+  const request = { ...projectRequest(out, answers, result, { ...o, org: undefined }), owner: conn.project };
+  const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
+  const stateFile = azureDevopsStatePath(forgeDir, conn.orgUrl, conn.project, request.name);
+  const outcome = await bootstrap(azureDevopsProvider({ state: new RemovableFileStateBackend(stateFile) }), ctx, request, {
+    dryRun: o.dryRun === true,
+    ...(o.rollback === false ? { rollback: false } : {}),
+    progress: progressTo(out, o),
+  });
+  if (!o.json) {
+    for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
+  }
+  return {
+    name: o.forge,
+    org_url: conn.orgUrl,
+    project: conn.project,
+    repository: `${conn.project}/${request.name}`,
+    state: stateFile,
+    dry_run: o.dryRun === true,
+    applied: outcome.applied,
+    plan: outcome.summary,
+    actions: outcome.plan.actions,
+  };
+}
+
+/**
+ * Where `init --forge azure-devops` keeps a repository's bootstrap state:
+ * `<forge-dir>/state/azure-devops/<host and organisation>/<project>/<name>.json`.
+ */
+export function azureDevopsStatePath(forgeDir: string, orgUrl: string, project: string, name: string): string {
+  const url = new URL(orgUrl);
+  const org = `${url.host}${url.pathname}`
+    .replace(/\/+$/, "")
+    .replace(/[^A-Za-z0-9._-]+/g, "_")
+    .toLowerCase();
+  return join(forgeDir, "state", "azure-devops", org, project.toLowerCase().replace(/[^a-z0-9._-]+/g, "_"), `${name}.json`);
 }

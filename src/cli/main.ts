@@ -1,10 +1,13 @@
 import { Command, CommanderError } from "commander";
 import { UserError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { bundleCommands } from "./bundle.js";
 import { convertCommand } from "./convert.js";
 import { environmentCommands } from "./environments.js";
+import { infraCommand } from "./infra.js";
 import { initCommand } from "./init.js";
 import { createOutput } from "./output.js";
+import { pipelinesCommand } from "./pipelines.js";
 import { updateCommand } from "./update.js";
 import { workspaceCommand } from "./workspace.js";
 
@@ -18,9 +21,12 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   workspaceCommand(program, out);
   environmentCommands(program, out);
+  bundleCommands(program, out);
   initCommand(program, out);
   updateCommand(program, out);
   convertCommand(program, out);
+  infraCommand(program, out);
+  pipelinesCommand(program, out);
   try {
     await program.parseAsync(argv);
     // Commands report "changes present" (plan --detailed-exitcode) or failures through process.exitCode.

@@ -12,6 +12,7 @@ interface ServeOptions {
   json?: boolean;
   clusterStartDelay: string;
   requestLog?: string;
+  python?: string;
 }
 
 export function workspaceCommand(program: Command, out: Output): void {
@@ -26,6 +27,7 @@ export function workspaceCommand(program: Command, out: Output): void {
     .option("--json", "print {url, token, data_dir, pid} as one JSON line on stdout once ready")
     .option("--cluster-start-delay <ms>", "milliseconds a cluster stays PENDING before RUNNING", "0")
     .option("--request-log <file>", "append every request to this file as JSON lines")
+    .option("--python <path>", "Python interpreter job tasks run on (default: LAKEFORGE_RUNTIME_PYTHON, else python3)")
     .action(async (o: ServeOptions) => {
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UserError(`--port: ${o.port} is not a port number`);
@@ -41,6 +43,7 @@ export function workspaceCommand(program: Command, out: Output): void {
           ephemeral: o.ephemeral === true,
           clusterStartDelayMs: delay,
           ...(o.requestLog ? { requestLogFile: o.requestLog } : {}),
+          ...(o.python ? { runs: { python: o.python } } : {}),
           log: (line) => out.warn(line),
         });
       } catch (e) {

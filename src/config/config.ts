@@ -14,6 +14,8 @@ export interface LoadOptions {
   variables?: Readonly<Record<string, string>>;
   /** Directory error locations are shown relative to (default: the current directory). */
   relativeTo?: string;
+  /** Values of the Azure infrastructure's outputs for `${azure.<part>.<field>}` (others stay as written). */
+  azureOutputs?: Readonly<Record<string, string>>;
 }
 
 export interface ValidationResult {
@@ -50,6 +52,7 @@ export function validateConfig(target: string, options: LoadOptions = {}): Valid
       strict: env === selected,
       env: options.env ?? process.env,
       variables: options.variables ?? {},
+      ...(options.azureOutputs ? { azureOutputs: options.azureOutputs } : {}),
     });
     if (result.config) config = result.config;
     for (const issue of result.issues) {

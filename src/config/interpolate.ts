@@ -36,6 +36,20 @@ export interface InterpolationContext {
   refs: RefSite[];
   /** Paths (in the tree being interpolated) whose value could not be known here; not type-checked. */
   unresolved: Set<string>;
+  /** What `${azure.<part>.<field>}` may use; such references are refused when absent. */
+  azure?: AzureReferences;
+}
+
+/** The infrastructure outputs `${azure.<part>.<field>}` stands for. */
+export interface AzureReferences {
+  /** Why references cannot be used here (no `azure:` section, inside the section itself), if so. */
+  refused?: string;
+  /** Known output values (after the infrastructure was deployed); others stay as written. */
+  outputs?: Readonly<Record<string, string>>;
+  /** Output names that may be referenced. */
+  names: readonly string[];
+  /** References left as written because their value is not known yet. */
+  pending: Set<string>;
 }
 
 export interface Variables {
@@ -162,6 +176,23 @@ function evaluate(
       if (!v) return FAILED;
       if (v.uncertain) ctx.unresolved.add(key(path));
       return v.node;
+    }
+    case "azure": {
+      const az = ctx.azure;
+      const text = `\${azure.${e.output}}`;
+      if (!az || az.refused) {
+        ctx.issues.push(issueAt(node, `${text}: ${az?.refused ?? "Azure outputs cannot be used here"}`));
+        return FAILED;
+      }
+      if (!az.names.includes(e.output)) {
+        ctx.issues.push(issueAt(node, `${text}: unknown Azure output "${e.output}"${didYouMean(e.output, az.names)}`));
+        return FAILED;
+      }
+      const value = az.outputs?.[e.output];
+      if (value !== undefined) return scalar(value);
+      az.pending.add(e.output);
+      ctx.unresolved.add(key(path));
+      return KEEP;
     }
     case "resource": {
       if (!allowResources) {

@@ -84,6 +84,7 @@ export function configJsonSchema(): Json {
   const entry = envs?.additionalProperties as Json | undefined;
   const props = entry?.properties as Json | undefined;
   if (props?.resources) props.resources = partial(props.resources);
+  if (props?.azure) props.azure = partial(props.azure);
   const allDefs: Json = { ...defs, ...partialDefs };
   const sortedDefs = Object.fromEntries(
     Object.keys(allDefs)

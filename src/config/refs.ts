@@ -1,4 +1,5 @@
 import { Secret } from "../lib/secret.js";
+import type { Loc } from "./errors.js";
 
 /**
  * Placeholders left in resource specs for the engine: references to values known only once another
@@ -27,6 +28,24 @@ export class Ref {
   }
 }
 
+/**
+ * `${azure.<part>.<field>}` in a resource field while the environment's infrastructure is not
+ * deployed yet: an output of no resource in state, so plans show it as known after apply. Apply never
+ * sees one: the infrastructure is deployed first and its outputs replace the references.
+ */
+export class AzureOutputRef extends Ref {
+  constructor(
+    /** The output, `<part>.<field>` (`key_vault.id`). */
+    readonly output: string,
+  ) {
+    super("azure.output", output, "value", "azure");
+  }
+
+  override toString(): string {
+    return `\${azure.${this.output}}`;
+  }
+}
+
 /** A string with references inside, e.g. `/Workspace/${resources.repos.app.path}/train`. */
 export class Template {
   constructor(readonly parts: readonly (string | Ref)[]) {}
@@ -44,14 +63,21 @@ export class Template {
   }
 }
 
-/** A secret read from Azure Key Vault when the plan is made; see `resolveKeyVaultSecrets`. */
+/** A secret read from Azure Key Vault when the plan is made; see `replaceKeyVaultSecrets`. */
 export class KeyVaultSecret {
   constructor(
     /** Vault name or URL. */
     readonly vault: string,
     readonly secret: string,
     readonly version?: string,
-  ) {}
+    at?: Loc & { path: string },
+  ) {
+    // Not enumerable: where a reference is written is not part of what it refers to.
+    Object.defineProperty(this, "at", { value: at, enumerable: false });
+  }
+
+  /** Where the `azure_key_vault` source is written (file, line, column and field path), for errors. */
+  declare readonly at?: Loc & { path: string };
 
   /** The vault URL, `https://<name>.vault.azure.net/`. */
   get vaultUrl(): string {
@@ -110,6 +136,7 @@ export type Expression =
   | { type: "var"; name: string }
   | { type: "env"; name: string; fallback?: string }
   | { type: "resource"; section: string; name: string; field: string }
+  | { type: "azure"; output: string }
   | { type: "environment" }
   | { type: "project" };
 
@@ -129,9 +156,14 @@ export function parseExpression(expr: string): Expression | string {
     }
     return { type: "resource", section: parts[1] as string, name: parts[2] as string, field: parts[3] as string };
   }
+  if (expr.startsWith("azure.")) {
+    const parts = expr.split(".");
+    if (parts.length !== 3 || parts.some((p) => p === "")) return `expected \${azure.<part>.<field>}, got "\${${expr}}"`;
+    return { type: "azure", output: parts.slice(1).join(".") };
+  }
   if (expr.startsWith("env.")) return `"\${${expr}}" is not a valid environment variable reference`;
   if (expr.startsWith("var.")) return `"\${${expr}}" is not a valid variable reference`;
-  return `unknown reference "\${${expr}}"; use \${var.<name>}, \${env.<NAME>}, \${resources.<kind>.<name>.<field>}, \${environment.name} or \${project.name}`;
+  return `unknown reference "\${${expr}}"; use \${var.<name>}, \${env.<NAME>}, \${resources.<kind>.<name>.<field>}, \${azure.<part>.<field>}, \${environment.name} or \${project.name}`;
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -175,7 +207,7 @@ export function resolveRefs<T>(value: T, lookup: (ref: Ref) => unknown): T {
 
 /**
  * Splits the secrets out of a spec: the spec without them and each value by dotted path. Throws on a
- * Key Vault secret that has not been fetched yet (`resolveKeyVaultSecrets` first).
+ * Key Vault secret that has not been fetched yet (`replaceKeyVaultSecrets` first).
  */
 export function splitSensitive(spec: Record<string, unknown>): {
   clean: Record<string, unknown>;
@@ -188,7 +220,7 @@ export function splitSensitive(spec: Record<string, unknown>): {
       return undefined;
     }
     if (v instanceof KeyVaultSecret) {
-      throw new Error(`${path}: Azure Key Vault secret ${v} has not been fetched (call resolveKeyVaultSecrets first)`);
+      throw new Error(`${path}: Azure Key Vault secret ${v} has not been fetched (call replaceKeyVaultSecrets first)`);
     }
     if (Array.isArray(v)) return v.map((x, i) => walk(x, path ? `${path}.${i}` : String(i)));
     if (isPlainObject(v)) {

@@ -1,6 +1,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve as resolvePath } from "node:path";
 import { Secret } from "../lib/secret.js";
+import { resolveAzure } from "./azure.js";
 import type { ConfigIssue, Loc } from "./errors.js";
 import {
   createVariables,
@@ -23,6 +24,7 @@ import {
 } from "./kinds.js";
 import type { ProjectDocument } from "./loader.js";
 import { KeyVaultSecret, parseExpression, Ref, splitInterpolation, Template } from "./refs.js";
+import { AZURE_OUTPUTS, type AzureSettings } from "./schema/azure.js";
 import { resources as resourcesSchema, workspaceTarget } from "./schema/document.js";
 import { languageFromExtension } from "./schema/workspace.js";
 import { didYouMean } from "./suggest.js";
@@ -35,6 +37,7 @@ import {
   type MapNode,
   overrideMerge,
   type PathSeg,
+  pathString,
   type ScalarNode,
   toPlain,
 } from "./tree.js";
@@ -87,6 +90,15 @@ export interface ResolvedConfig {
   root: string;
   /** Every configuration file read. */
   files: string[];
+  /** The environment's `azure:` section, when it has one. */
+  azure?: ResolvedAzure;
+}
+
+/** The Azure infrastructure of an environment. */
+export interface ResolvedAzure {
+  settings: AzureSettings;
+  /** `${azure.*}` outputs used elsewhere whose values were not given (left as written). */
+  pending: string[];
 }
 
 export interface EnvironmentOptions {
@@ -94,6 +106,8 @@ export interface EnvironmentOptions {
   strict: boolean;
   env: Readonly<Record<string, string | undefined>>;
   variables: Readonly<Record<string, string>>;
+  /** Values of the Azure infrastructure's outputs, for `${azure.<part>.<field>}`. */
+  azureOutputs?: Readonly<Record<string, string>>;
 }
 
 const ID_SEP = ".";
@@ -135,6 +149,23 @@ export function analyseEnvironment(
     { environment, project: projectName, env: opts.env, strict: opts.strict, issues },
   );
   variables.checkAll();
+  const azureRefs = {
+    names: AZURE_OUTPUTS,
+    pending: new Set<string>(),
+    ...(opts.strict && opts.azureOutputs ? { outputs: opts.azureOutputs } : {}),
+  };
+  const azureResult = resolveAzure(doc, envNode, {
+    environment,
+    project: projectName,
+    env: opts.env,
+    strict: opts.strict,
+    variables,
+    issues,
+    refs: [],
+    unresolved: new Set(),
+    azure: { ...azureRefs, refused: "the azure section cannot refer to its own outputs" },
+  });
+  issues.push(...azureResult.issues);
   const context = (): InterpolationContext => ({
     environment,
     project: projectName,
@@ -144,6 +175,9 @@ export function analyseEnvironment(
     issues,
     refs: [],
     unresolved: new Set(),
+    azure: azureResult.declared
+      ? azureRefs
+      : { ...azureRefs, refused: `environment ${environment} has no azure section`, pending: new Set() },
   });
 
   // The workspace.
@@ -180,6 +214,7 @@ export function analyseEnvironment(
 
   if (!opts.strict || issues.length > 0) return { issues };
   const config = build(project, environment, workspace, tree, variables.plain(), [...edges, ...subEdges], opts, issues);
+  if (azureResult.settings) config.azure = { settings: azureResult.settings, pending: [...azureRefs.pending].sort() };
   return issues.length > 0 ? { issues } : { issues, config };
 }
 
@@ -481,6 +516,11 @@ function build(
         continue;
       }
       const e = parseExpression(seg.expr);
+      if (typeof e !== "string" && e.type === "azure") {
+        // An Azure output not known yet: kept as written until the infrastructure is deployed.
+        parts.push(`\${${seg.expr}}`);
+        continue;
+      }
       if (typeof e === "string" || e.type !== "resource") {
         out.push(issueAt(node, `unresolved reference \${${seg.expr}}`));
         return undefined;
@@ -668,7 +708,7 @@ function secretValue(node: LNode, opts: EnvironmentOptions, issues: ConfigIssue[
   const kv = node.entries.get("azure_key_vault");
   if (kv?.t === "map") {
     const p = unescapeDeep(toPlain(kv)) as { vault: string; secret: string; version?: string };
-    return new KeyVaultSecret(p.vault, p.secret, p.version);
+    return new KeyVaultSecret(p.vault, p.secret, p.version, { ...kv.loc, path: pathString(kv.path) });
   }
   return undefined;
 }

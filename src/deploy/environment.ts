@@ -1,17 +1,22 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { TokenCredential } from "@azure/identity";
+import type { SecretClientOptions } from "@azure/keyvault-secrets";
+import { type AzureCredential, type AzureCredentialOptions, azureCredential } from "../clients/azure/credential.js";
+import { KeyVaultError, KeyVaultReader, keyVaultRefKey } from "../clients/azure/keyvault.js";
 import { DatabricksClient, resolveDatabricksAuth } from "../clients/databricks/index.js";
 import type { HttpHook } from "../clients/http.js";
 import { loadConfig } from "../config/config.js";
-import { displayPath } from "../config/errors.js";
-import { KeyVaultSecret, specCodec, splitSensitive } from "../config/refs.js";
-import type { ResolvedConfig } from "../config/resolve.js";
+import { ConfigError, type ConfigIssue } from "../config/errors.js";
+import { KeyVaultSecret, replaceKeyVaultSecrets, specCodec, splitSensitive } from "../config/refs.js";
+import type { ResolvedConfig, ResolvedResource } from "../config/resolve.js";
 import { apply, destroyPlan, type EngineOptions, type ProgressEvent, plan } from "../engine/engine.js";
 import { emptyState, type StateFile } from "../engine/state.js";
 import { addressOf, type Plan } from "../engine/types.js";
 import { WorkspaceLock, WorkspaceStateBackend } from "../engine/workspace-state.js";
 import { UserError } from "../lib/errors.js";
+import { Secret } from "../lib/secret.js";
 import { type DatabricksCtx, databricksAdapters } from "../resources/databricks/index.js";
 import { type RunningWorkspace, startWorkspace } from "../workspace/server.js";
 
@@ -42,6 +47,10 @@ export interface OpenOptions {
   httpHook?: HttpHook;
   /** Where the local workspace keeps its data when an environment targets it. */
   localDataDir?: string;
+  /** How `azure_key_vault` secret sources are read (default: the Azure credential from `env`). */
+  keyVault?: KeyVaultAccess;
+  /** Outputs of the environment's Azure infrastructure, for `${azure.*}` references. */
+  azureOutputs?: Readonly<Record<string, string>>;
 }
 
 /** Where state and the lock live in the workspace for an environment. */
@@ -55,9 +64,16 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
   const config = await loadConfig(opts.target, {
     ...(opts.environment ? { environment: opts.environment } : {}),
     ...(opts.variables ? { variables: opts.variables } : {}),
+    ...(opts.azureOutputs ? { azureOutputs: opts.azureOutputs } : {}),
     env,
   });
-  refuseKeyVaultSecrets(config);
+  if (config.azure && config.azure.pending.length > 0) {
+    throw new UserError(
+      `environment ${config.environment} uses \${azure.${config.azure.pending[0]}} but its Azure infrastructure is not deployed`,
+      `run lakeforge apply -e ${config.environment} (it deploys the infrastructure first) or lakeforge infra apply -e ${config.environment}`,
+    );
+  }
+  await fetchKeyVaultSecrets(config, opts.keyVault, env);
   let local: RunningWorkspace | undefined;
   let client: DatabricksClient;
   const hooks = opts.httpHook ? { hooks: [opts.httpHook] } : {};
@@ -108,35 +124,73 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
   };
 }
 
+/** How plan and apply reach Azure Key Vault for `azure_key_vault` secret sources. */
+export interface KeyVaultAccess {
+  /** The identity to read with; default: `azureCredential({ ...credentialOptions, env })`. */
+  credential?: AzureCredential | TokenCredential;
+  credentialOptions?: Omit<AzureCredentialOptions, "env">;
+  /** Passed to every `SecretClient` (retry, proxy, TLS). */
+  clientOptions?: SecretClientOptions;
+  /** Reads in flight at most. Default 4. */
+  concurrency?: number;
+}
+
 /**
- * Secrets read from Azure Key Vault at apply time need the Azure section (credentials, vault access);
- * until then such a source is refused up front, located, before any request.
+ * Reads every `azure_key_vault` secret source of the configuration — each distinct vault, secret
+ * and version once — and puts the values (as `Secret`s) in place. Runs before anything is sent to
+ * the workspace: a secret that cannot be read stops plan and apply with an error located where the
+ * source is written. Sends nothing when no source names Key Vault.
  */
-function refuseKeyVaultSecrets(config: ResolvedConfig): void {
-  const find = (v: unknown, path: string): string | undefined => {
-    if (v instanceof KeyVaultSecret) return path;
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const hit = find(v[i], `${path}.${i}`);
-        if (hit) return hit;
-      }
+export async function fetchKeyVaultSecrets(
+  config: ResolvedConfig,
+  access: KeyVaultAccess = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): Promise<void> {
+  const uses: { kv: KeyVaultSecret; resource: ResolvedResource; path: string }[] = [];
+  const find = (v: unknown, path: string, resource: ResolvedResource): void => {
+    if (v instanceof KeyVaultSecret) uses.push({ kv: v, resource, path });
+    else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) find(v[i], `${path}.${i}`, resource);
     } else if (v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) {
-      for (const [k, x] of Object.entries(v)) {
-        const hit = find(x, path ? `${path}.${k}` : k);
-        if (hit) return hit;
-      }
+      for (const [k, x] of Object.entries(v)) find(x, path ? `${path}.${k}` : k, resource);
     }
-    return undefined;
   };
-  for (const r of config.resources) {
-    const path = find(r.spec, "");
-    if (!path) continue;
-    const where = `${displayPath(r.source.file, process.cwd())}:${r.source.line}:${r.source.col}`;
-    throw new UserError(
-      `${where} ${r.kind}.${r.name} ${path}: secrets from Azure Key Vault cannot be read by plan and apply yet`,
-      "use from_env or from_file for now (a Key Vault-backed secret scope works: it keeps the secrets in the vault)",
-    );
+  for (const r of config.resources) find(r.spec, "", r);
+  if (uses.length === 0) return;
+
+  const refOf = (kv: KeyVaultSecret) => ({
+    vaultUrl: kv.vaultUrl,
+    name: kv.secret,
+    ...(kv.version ? { version: kv.version } : {}),
+  });
+  const credential = access.credential ?? azureCredential({ ...access.credentialOptions, env });
+  const reader = new KeyVaultReader({
+    credential,
+    ...(access.clientOptions ? { clientOptions: access.clientOptions } : {}),
+    ...(access.concurrency ? { concurrency: access.concurrency } : {}),
+  });
+  const values = await reader.readAll(uses.map((u) => refOf(u.kv)));
+
+  const issues: ConfigIssue[] = [];
+  for (const u of uses) {
+    const got = values.get(keyVaultRefKey(refOf(u.kv)));
+    if (got instanceof KeyVaultError) {
+      issues.push({
+        loc: u.kv.at ?? u.resource.source,
+        path: u.kv.at?.path ?? `${u.resource.kind}.${u.resource.name} ${u.path}`,
+        message: got.message,
+        ...(got.hint ? { hint: got.hint } : {}),
+      });
+    }
   }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const lookup = async (kv: KeyVaultSecret): Promise<Secret> => {
+    const got = values.get(keyVaultRefKey(refOf(kv)));
+    if (!(got instanceof Secret)) throw new Error(`Azure Key Vault secret ${kv} was not read`);
+    return got;
+  };
+  for (const r of config.resources) r.spec = await replaceKeyVaultSecrets(r.spec, lookup);
 }
 
 /** A local workspace already serving this data directory (its lock names a live process and URL). */

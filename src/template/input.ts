@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { repositorySetting, secretSettingName } from "../bootstrap/request.js";
 import { displayPath } from "../config/errors.js";
 import { closest } from "../config/suggest.js";
 import { descend, type LNode, parseYamlFile, toPlain } from "../config/tree.js";
@@ -124,6 +125,8 @@ function targetAliases(env: "staging" | "prod" | "test"): Record<string, AliasDe
     for (const name of [`databricks_${env}_workspace_host`, `input_databricks_${env}_workspace_host`]) {
       out[name] = { to: ["targets", env, "host"], preset: "staging_prod" };
     }
+    // The workflow's client id is the application id of the service principal deploying the target.
+    out[`databricks_${env}_client_id`] = { to: ["targets", env, "service_principal_id"], preset: "staging_prod" };
   }
   return out;
 }
@@ -138,8 +141,6 @@ export const IGNORED: Record<string, string> = {
   input_include_models_in_unity_catalog: "models are always registered in Unity Catalog",
   input_include_mlflow_recipes: "MLflow Recipes are not used",
   input_docker_image: "CI jobs use the platform's hosted images",
-  github_contributor_group: "repository access is set when the repository is created",
-  github_admins_group: "repository access is set when the repository is created",
 };
 
 const CANONICAL = new Set([...OPTION_DEFS.map((d) => d.key), "targets"]);
@@ -166,6 +167,8 @@ interface Collected {
   presetOnly: { preset: string; label: string }[];
   /** Values that apply only where nothing else sets the field (the staging host for dev and test). */
   soft: { path: string[]; value: unknown; origin: Origin; label: string }[];
+  /** Repository settings (teams, tenant ids) by the environment variable they stand for. */
+  settings: Record<string, string>;
 }
 
 export class OptionsError extends UserError {
@@ -179,7 +182,7 @@ export class OptionsError extends UserError {
 }
 
 function emptyCollected(): Collected {
-  return { data: {}, origins: new Map(), problems: [], warnings: [], presetOnly: [], soft: [] };
+  return { data: {}, origins: new Map(), problems: [], warnings: [], presetOnly: [], soft: [], settings: {} };
 }
 
 function setPath(c: Collected, path: string[], value: unknown, origin: Origin, append: boolean, what: string): void {
@@ -231,6 +234,19 @@ function addOption(c: Collected, written: string, value: unknown, origin: Origin
     setPath(c, alias.to, converted, origin, alias.append === true, label);
     const shared = alias.to[0] === "targets" && alias.to[2] === "host" ? (SHARED_HOST[alias.to[1] as string] ?? []) : [];
     for (const t of shared) c.soft.push({ path: ["targets", t, "host"], value: converted, origin, label });
+    return;
+  }
+  const setting = repositorySetting(name);
+  if (setting) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") c.settings[setting] = String(value);
+    else c.problems.push(`${label}: expected a single value (a name)`);
+    return;
+  }
+  const secret = secretSettingName(name);
+  if (secret) {
+    c.problems.push(
+      `${label}: a secret is never read from ${origin.kind === "flag" ? "a flag" : "the options file"}; set the environment variable ${secret} instead (and remove it here)`,
+    );
     return;
   }
   const ignored = IGNORED[name.toLowerCase()];
@@ -299,6 +315,11 @@ export interface OptionSources {
 export interface ResolvedOptions {
   answers: ProjectAnswers;
   warnings: string[];
+  /**
+   * Settings of the repository around the project given among the options (`github_admins_group`,
+   * `DATABRICKS_PROD_TENANT_ID`, ...), by the environment variable they stand for; see `requestFromProject`.
+   */
+  settings: Record<string, string>;
 }
 
 /** What was given so far, by canonical path, before defaults: used to decide what to ask. */
@@ -322,6 +343,7 @@ function collect(sources: OptionSources): Collected {
     c.problems.push(...layer.problems);
     c.warnings.push(...layer.warnings);
     c.presetOnly.push(...layer.presetOnly);
+    Object.assign(c.settings, layer.settings);
   }
   for (const layer of [fromFlags, fromFile]) {
     for (const s of layer.soft) if (!c.origins.has(s.path.join("."))) setPath(c, s.path, s.value, s.origin, false, s.label);
@@ -384,7 +406,7 @@ export function resolveOptions(sources: OptionSources): ResolvedOptions {
     located.sort((a, b) => a.rank[0] - b.rank[0] || a.rank[1] - b.rank[1] || a.rank[2] - b.rank[2]);
     throw new OptionsError(located.map((l) => l.text));
   }
-  return { answers: result.answers as ProjectAnswers, warnings: c.warnings };
+  return { answers: result.answers as ProjectAnswers, warnings: c.warnings, settings: c.settings };
 }
 
 interface Located {

@@ -5,9 +5,10 @@ import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
 import { ApiError, type JsonObject, RawResponse, type RequestContext, Router } from "./http.js";
 import { type Principal, tokenKey } from "./identity.js";
+import { configureMlflow, stopMlflow } from "./mlflow/backend.js";
 import { registerServices } from "./server/index.js";
 import { Store } from "./store/store.js";
-import { Workspace } from "./workspace.js";
+import { type RunSettings, Workspace } from "./workspace.js";
 
 export interface WorkspaceOptions {
   /** TCP port; 0 picks a free one. Default 8421. */
@@ -29,6 +30,14 @@ export interface WorkspaceOptions {
   requestLogFile?: string;
   /** Where diagnostics go (501s, start-up). Default: nowhere. */
   log?: (line: string) => void;
+  /**
+   * The Python interpreter (with `mlflow` installed) that runs the MLflow tracking server behind
+   * `/api/2.0/mlflow`. Default: `LAKEFORGE_MLFLOW_PYTHON`, else `.cache/venv-project/bin/python`,
+   * else `python3`. See docs/workspace-mlflow.md.
+   */
+  mlflowPython?: string;
+  /** Job runs: the runtime interpreter (`python`), the environment cache, the log limit. See docs/workspace-runs.md. */
+  runs?: RunSettings;
 }
 
 export interface RunningWorkspace {
@@ -66,6 +75,7 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
     {
       clusterStartDelayMs: options.clusterStartDelayMs ?? 0,
       onNotImplemented: (method, path) => log(`not implemented: ${method} ${path}`),
+      ...(options.runs ? { runs: options.runs } : {}),
     },
     options.requestLogFile,
   );
@@ -75,6 +85,11 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
     ws.identity.issueToken({ kind: "user", id: admin.id }, { value: token, comment: "lakeforge workspace admin" });
   }
 
+  configureMlflow(ws, {
+    ...(options.mlflowPython ? { python: options.mlflowPython } : {}),
+    ...(dataDir ? { dataDir } : {}),
+    log,
+  });
   const router = new Router();
   registerServices(router, ws);
 
@@ -112,6 +127,7 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
         server.close(() => r());
         for (const s of sockets) s.destroy();
       });
+      await stopMlflow(ws);
       await ws.requestLog.close();
       store.compact();
       store.close();

@@ -67,6 +67,17 @@ export interface WorkspaceSettings {
   clusterStartDelayMs: number;
   /** Log a line for each request answered 501. */
   onNotImplemented: (method: string, path: string) => void;
+  /** Job runs: the runtime interpreter, where environments are cached, the log limit per task run. */
+  runs?: RunSettings;
+}
+
+export interface RunSettings {
+  /** The Python interpreter tasks run on. Default `LAKEFORGE_RUNTIME_PYTHON`, else `python3`. */
+  python?: string;
+  /** Where task environments and workspace file mirrors are cached. Default `<data-dir>/runs/cache`. */
+  cacheDir?: string;
+  /** Bytes of stdout/stderr kept per task run (the last ones). Default 5 MiB. */
+  logLimitBytes?: number;
 }
 
 /** Everything a service handler can reach: state, identities, permissions, faults, settings. */

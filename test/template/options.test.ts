@@ -273,14 +273,16 @@ describe("the inputs of MLOps Stacks and of the use-case workflow", () => {
         "",
       ].join("\n"),
     );
-    const { answers, warnings } = resolveOptions({ file: f });
+    const { answers, warnings, settings } = resolveOptions({ file: f });
     expect(answers).toMatchObject({
       schema: "all_my_ml_models",
       include_feature_store: false,
       read_groups: ["ml-readers"],
       ci_auth: "oauth_m2m",
     });
-    expect(warnings).toHaveLength(1);
+    expect(warnings).toEqual([]);
+    // Repository settings go to the bootstrap, by the environment variable they stand for.
+    expect(settings).toEqual({ GITHUB_ADMINS_GROUP: "ml-admins" });
   });
 
   it("refuses a value given twice under two names", () => {

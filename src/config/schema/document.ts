@@ -1,6 +1,8 @@
 import { z } from "zod";
 import { KINDS } from "../kinds.js";
+import { azurePartial } from "./azure.js";
 import { identifier, nonEmpty, str } from "./common.js";
+import { pipelinesSection } from "./pipelines.js";
 
 /** The shape of `lakeforge.yaml` as a whole. */
 
@@ -93,6 +95,7 @@ const environmentFields = {
   resources: looseOverrides
     .optional()
     .describe("Overrides merged into the shared resources, and resources of this environment only."),
+  azure: z.record(z.string(), z.unknown()).optional(),
 };
 
 /** Fields an included file may hold. */
@@ -113,6 +116,8 @@ export const documentStructure = z.strictObject({
   variables: z.record(identifier(), variableDeclaration).optional(),
   environments: z.record(identifier(), z.strictObject(environmentFields)).optional(),
   resources: looseResources.optional(),
+  pipelines: pipelinesSection.optional(),
+  azure: z.record(z.string(), z.unknown()).optional(),
 });
 
 /** The whole document for editors (JSON Schema); environment overrides are made partial afterwards. */
@@ -127,6 +132,7 @@ export const documentForEditors = z
         z.strictObject({
           ...environmentFields,
           workspace: workspaceTarget.optional(),
+          azure: azurePartial.optional().describe("Overrides merged into the shared `azure:` section."),
           variables: environmentFields.variables,
           resources: resources
             .optional()
@@ -136,5 +142,7 @@ export const documentForEditors = z
       .optional()
       .describe("Deployment environments: workspace, variable values and resource overrides."),
     resources: resources.optional().describe("Resources shared by every environment."),
+    pipelines: pipelinesSection.optional(),
+    azure: azurePartial.optional(),
   })
   .describe("Lakeforge configuration (lakeforge.yaml)");

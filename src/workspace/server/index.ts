@@ -10,6 +10,7 @@ import { register as mlflow } from "./mlflow.js";
 import { register as oauth } from "./oauth.js";
 import { register as permissions } from "./permissions.js";
 import { register as repos } from "./repos.js";
+import { register as runs } from "./runs.js";
 import { register as scim } from "./scim.js";
 import { register as secrets } from "./secrets.js";
 import { register as telemetry } from "./telemetry.js";
@@ -30,6 +31,7 @@ export function registerServices(r: Router, ws: Workspace): void {
     unityCatalog,
     mlflow,
     jobs,
+    runs,
     clusterPolicies,
     instancePools,
     clusters,

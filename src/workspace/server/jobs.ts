@@ -4,7 +4,7 @@ import type { AclEntry } from "../permissions.js";
 import type { Workspace } from "../workspace.js";
 
 /**
- * Jobs API 2.0, 2.1 and 2.2: create, get, list, reset, update, delete (the runs endpoints live elsewhere).
+ * Jobs API 2.0, 2.1 and 2.2: create, get, list, reset, update, delete (runs live in runs.ts).
  *
  * Settings are stored with the defaults the real service fills in (so a client that diffs its
  * configuration against a read-back sees no change), tasks sorted by `task_key` as the service
@@ -48,6 +48,25 @@ export function getJob(ws: Workspace, jobId: number | string): StoredJob | undef
 export function runAsName(job: StoredJob): string {
   const runAs = (job.settings.run_as ?? {}) as JsonObject;
   return (runAs.user_name ?? runAs.service_principal_name ?? job.creator_user_name) as string;
+}
+
+/**
+ * The settings of a one-time run (`runs/submit`), checked and filled in like a job's: task keys,
+ * task types, dependencies, environments, `run_as`. Throws the error the service answers.
+ */
+export function prepareRunSettings(ws: Workspace, caller: Principal, input: JsonObject): JsonObject {
+  const settings = structuredClone(input);
+  for (const key of ["access_control_list", "idempotency_token", "job_id"]) delete settings[key];
+  settings.name = typeof settings.run_name === "string" ? settings.run_name : "Untitled";
+  delete settings.run_name;
+  normalize(settings, caller, false, undefined);
+  validate(ws, caller, settings, undefined);
+  return settings;
+}
+
+/** Whether a principal holds a permission level on a job (for the runs endpoints). */
+export function jobPermission(ws: Workspace, p: Principal, jobId: number, level: string): boolean {
+  return ws.permissions.has(p, "jobs", String(jobId), level);
 }
 
 export function register(r: Router, ws: Workspace): void {

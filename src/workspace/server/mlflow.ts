@@ -1,9 +1,11 @@
 import { alreadyExists, invalid, type JsonObject, notFound, page, type Router, requireStr, str } from "../http.js";
 import type { Principal } from "../identity.js";
+import { mlflowBackend, toServerUris } from "../mlflow/backend.js";
 import type { Collection } from "../store/store.js";
 import { baseName, parentOf, permissionType, type WorkspaceTree, workspaceTree } from "../tree.js";
 import type { Workspace } from "../workspace.js";
-import { type ModelVersionRecord, unityCatalog } from "./unity-catalog.js";
+import { registerProxy } from "./mlflow-proxy.js";
+import { registerUnityCatalogRegistry } from "./mlflow-uc.js";
 
 /**
  * MLflow on Databricks (`/api/2.0/mlflow/...`): experiments, the workspace model registry's
@@ -218,6 +220,22 @@ function placeExperiments(tree: WorkspaceTree, experiments: Collection<Experimen
 
 export function register(r: Router, ws: Workspace): void {
   const experiments = ws.store.collection<ExperimentRecord>("mlflow_experiments");
+  // Every experiment change also reaches the tracking server, which holds the experiments' runs
+  // under the same ids (the workspace is the source of truth for experiments).
+  const backend = mlflowBackend(ws);
+  const mirrored = (e: ExperimentRecord) => ({
+    experiment_id: e.experiment_id,
+    name: e.name,
+    artifact_location: toServerUris(e.artifact_location),
+    lifecycle_stage: e.lifecycle_stage,
+    creation_time: e.creation_time,
+    last_update_time: e.last_update_time,
+  });
+  backend.allExperiments = () => [...experiments.values()].map(mirrored);
+  const save = (id: string, e: ExperimentRecord) => {
+    experiments.set(id, e);
+    backend.experimentChanged(mirrored(e));
+  };
   const models = ws.store.collection<RegisteredModelRecord>("mlflow_registered_models");
   const perms = ws.permissions;
   const tree = workspaceTree(ws);
@@ -252,7 +270,7 @@ export function register(r: Router, ws: Workspace): void {
     if (node.object_type !== EXPERIMENT_NODE) return;
     const e = experiments.get(String(node.object_id));
     if (e?.lifecycle_stage === "active") {
-      experiments.set(e.experiment_id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
+      save(e.experiment_id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
     }
   });
 
@@ -334,7 +352,7 @@ export function register(r: Router, ws: Workspace): void {
         ? { trace_location: c.input.trace_location }
         : {}),
     };
-    experiments.set(id, rec);
+    save(id, rec);
     tree.putForeign(name, EXPERIMENT_NODE, Number(id), "experiments");
     perms.grantCreator("experiments", id, p);
     return { experiment_id: id };
@@ -406,7 +424,7 @@ export function register(r: Router, ws: Workspace): void {
     checkPlacement(c.principal, name);
     // The source-name tag follows the experiment's name.
     const tags = e.tags.map((t) => (t.key === "mlflow.experiment.sourceName" ? { ...t, value: name } : t));
-    experiments.set(id, { ...e, name, tags, last_update_time: Date.now() });
+    save(id, { ...e, name, tags, last_update_time: Date.now() });
     const node = tree.get(e.name);
     if (node?.object_type === EXPERIMENT_NODE && node.object_id === Number(id)) tree.moveForeign(e.name, name);
     else tree.putForeign(name, EXPERIMENT_NODE, Number(id), "experiments");
@@ -416,7 +434,7 @@ export function register(r: Router, ws: Workspace): void {
   r.post("/api/2.0/mlflow/experiments/delete", (c) => {
     const id = requireStr(c.input, "experiment_id");
     const e = requireExperiment(c.principal, id, "CAN_MANAGE");
-    if (e.lifecycle_stage === "active") experiments.set(id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
+    if (e.lifecycle_stage === "active") save(id, { ...e, lifecycle_stage: "deleted", last_update_time: Date.now() });
     tree.removeForeign(e.name, Number(id));
     return {};
   });
@@ -431,7 +449,7 @@ export function register(r: Router, ws: Workspace): void {
     // The experiment returns to its folder, which must still exist.
     const dirPath = parentOf(e.name) ?? "/";
     if (!tree.isContainer(dirPath)) throw notFound(`Parent directory ${dirPath} does not exist.`);
-    experiments.set(id, { ...e, lifecycle_stage: "active", last_update_time: Date.now() });
+    save(id, { ...e, lifecycle_stage: "active", last_update_time: Date.now() });
     tree.putForeign(e.name, EXPERIMENT_NODE, Number(id), "experiments");
     return {};
   });
@@ -446,7 +464,7 @@ export function register(r: Router, ws: Workspace): void {
     const tags = e.tags.some((t) => t.key === key)
       ? e.tags.map((t) => (t.key === key ? { key, value } : t))
       : [...e.tags, { key, value }];
-    experiments.set(id, { ...e, tags, last_update_time: Date.now() });
+    save(id, { ...e, tags, last_update_time: Date.now() });
     return {};
   });
 
@@ -456,7 +474,7 @@ export function register(r: Router, ws: Workspace): void {
     const e = requireExperiment(c.principal, id, "CAN_EDIT");
     if (e.lifecycle_stage !== "active") throw invalid(`The experiment ${id} must be in the 'active' state.`);
     if (!e.tags.some((t) => t.key === key)) throw notFound(`No tag with name: ${key} in experiment ${id}.`);
-    experiments.set(id, { ...e, tags: e.tags.filter((t) => t.key !== key), last_update_time: Date.now() });
+    save(id, { ...e, tags: e.tags.filter((t) => t.key !== key), last_update_time: Date.now() });
     return {};
   });
 
@@ -612,54 +630,8 @@ export function register(r: Router, ws: Workspace): void {
     searchModels(c.input, c.principal),
   );
 
-  // -- Unity Catalog model versions, as registered by MLflow clients ----------------------
+  // -- Unity Catalog registry, then everything the tracking server answers ---------------
 
-  const ucVersionJson = (fullName: string, v: ModelVersionRecord) => ({
-    name: fullName,
-    version: String(v.version),
-    creation_timestamp: v.created_at,
-    last_updated_timestamp: v.updated_at,
-    user_id: v.created_by,
-    source: v.source,
-    ...(v.run_id ? { run_id: v.run_id } : {}),
-    ...(v.comment !== undefined ? { description: v.comment } : {}),
-    status: v.status,
-    storage_location: v.storage_location,
-  });
-
-  const versionParam = (input: JsonObject): number => {
-    const raw = requireStr(input, "version");
-    if (!/^\d+$/.test(raw)) throw invalid(`Invalid model version '${raw}'.`);
-    return Number(raw);
-  };
-
-  r.post("/api/2.0/mlflow/unity-catalog/model-versions/create", (c) => {
-    const uc = unityCatalog(ws);
-    const name = requireStr(c.input, "name").toLowerCase();
-    const source = requireStr(c.input, "source");
-    const runId = str(c.input, "run_id");
-    const description = str(c.input, "description");
-    const tracking = str(c.input, "run_tracking_server_id");
-    const v = uc.createModelVersion(c.principal, name, {
-      source,
-      ...(runId ? { run_id: runId } : {}),
-      ...(description !== undefined ? { comment: description } : {}),
-      ...(tracking && /^\d+$/.test(tracking) ? { run_workspace_id: Number(tracking) } : {}),
-    });
-    return { model_version: ucVersionJson(name, v) };
-  });
-
-  r.post("/api/2.0/mlflow/unity-catalog/model-versions/finalize", (c) => {
-    const name = requireStr(c.input, "name").toLowerCase();
-    const v = unityCatalog(ws).finalizeModelVersion(c.principal, name, versionParam(c.input));
-    return { model_version: ucVersionJson(name, v) };
-  });
-
-  r.get("/api/2.0/mlflow/unity-catalog/model-versions/get", (c) => {
-    const uc = unityCatalog(ws);
-    const name = requireStr(c.input, "name").toLowerCase();
-    const { catalog, schema, model } = uc.resolveModel(name);
-    uc.requireVisible(c.principal, uc.modelSec(catalog, schema, model));
-    return { model_version: ucVersionJson(name, uc.requireVersion(model, name, versionParam(c.input))) };
-  });
+  registerUnityCatalogRegistry(r, ws);
+  registerProxy(r, ws, experiments);
 }

@@ -92,6 +92,8 @@ export interface ModelRecord extends Audit {
   aliases: { alias_name: string; version_num: number }[];
   /** The number the next version gets; versions are never renumbered after deletes. */
   next_version: number;
+  /** Tags set through MLflow's Unity Catalog registry calls. */
+  tags?: { key: string; value: string }[];
 }
 
 export interface ModelVersionRecord {
@@ -108,6 +110,10 @@ export interface ModelVersionRecord {
   created_by: string;
   updated_at: number;
   updated_by: string;
+  /** Tags set through MLflow's Unity Catalog registry calls. */
+  tags?: { key: string; value: string }[];
+  /** The MLflow logged model (`m-...`) the version was registered from. */
+  logged_model_id?: string;
 }
 
 interface GrantRow {
@@ -551,6 +557,36 @@ export class UnityCatalog {
     this.catalogs.delete(c.id);
   }
 
+  /** Creates a registered model in a schema, as the REST API and MLflow's `databricks-uc` registry do. */
+  createModel(
+    p: Principal,
+    catalog: CatalogRecord,
+    schema: SchemaRecord,
+    name: string,
+    fields: { comment?: string; storage_location?: string; tags?: { key: string; value: string }[] } = {},
+  ): ModelRecord {
+    this.requireCreate(p, this.schemaSec(catalog, schema), "CREATE_MODEL", "CREATE_FUNCTION");
+    if (this.models.find((m) => m.schema_id === schema.id && m.name === name)) {
+      throw ucError(409, "RESOURCE_ALREADY_EXISTS", `Routine or Model '${catalog.name}.${schema.name}.${name}' already exists`);
+    }
+    const id = randomUUID();
+    const rec: ModelRecord = {
+      id,
+      schema_id: schema.id,
+      name,
+      storage_location: fields.storage_location
+        ? fields.storage_location.replace(/\/+$/, "")
+        : `${this.managedBase(catalog, schema)}/models/${id}`,
+      aliases: [],
+      next_version: 1,
+      ...(fields.tags && fields.tags.length > 0 ? { tags: fields.tags } : {}),
+      ...this.audit(p.name),
+    };
+    if (fields.comment !== undefined) rec.comment = fields.comment;
+    this.models.set(id, rec);
+    return rec;
+  }
+
   // -- model versions (created by MLflow clients) --------------------------------------------
 
   /**
@@ -567,6 +603,8 @@ export class UnityCatalog {
       run_workspace_id?: number;
       comment?: string;
       status?: ModelVersionRecord["status"];
+      tags?: { key: string; value: string }[];
+      logged_model_id?: string;
     },
   ): ModelVersionRecord {
     const { catalog, schema, model } = this.resolveModel(fullName);
@@ -583,6 +621,8 @@ export class UnityCatalog {
       ...(fields.run_id ? { run_id: fields.run_id } : {}),
       ...(fields.run_workspace_id !== undefined ? { run_workspace_id: fields.run_workspace_id } : {}),
       ...(fields.comment ? { comment: fields.comment } : {}),
+      ...(fields.tags && fields.tags.length > 0 ? { tags: fields.tags } : {}),
+      ...(fields.logged_model_id ? { logged_model_id: fields.logged_model_id } : {}),
       status: fields.status ?? "PENDING_REGISTRATION",
       storage_location: `${model.storage_location}/versions/${id}`,
       created_at: now,
@@ -1138,22 +1178,14 @@ export function register(r: Router, ws: Workspace): void {
     const p = me(c);
     uc.requireCreate(p, uc.schemaSec(catalog, schema), "CREATE_MODEL", "CREATE_FUNCTION");
     freeModelName(catalog, schema, name);
-    const id = randomUUID();
     const givenLocation = str(c.input, "storage_location");
+    const comment = str(c.input, "comment");
     // Aliases, owner and the other output fields some clients send on create are ignored, as
     // the service does: aliases need versions, and the creator owns the model.
-    const rec: ModelRecord = {
-      id,
-      schema_id: schema.id,
-      name,
-      storage_location: givenLocation ? givenLocation.replace(/\/+$/, "") : `${uc.managedBase(catalog, schema)}/models/${id}`,
-      aliases: [],
-      next_version: 1,
-      ...uc.audit(p.name),
-    };
-    const comment = str(c.input, "comment");
-    if (comment !== undefined) rec.comment = comment;
-    uc.models.set(id, rec);
+    const rec = uc.createModel(p, catalog, schema, name, {
+      ...(givenLocation ? { storage_location: givenLocation } : {}),
+      ...(comment !== undefined ? { comment } : {}),
+    });
     return uc.modelInfo(catalog, schema, rec, false);
   });
 

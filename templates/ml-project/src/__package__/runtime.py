@@ -6,6 +6,7 @@ builds a local SparkSession whose tables persist under ``.local/`` in the workin
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import sys
@@ -80,7 +81,14 @@ def local_spark(
 
 
 def dbutils(spark: SparkSession) -> Any | None:
-    """Return Databricks' ``dbutils`` when running on Databricks, else ``None``."""
+    """Return the job's ``dbutils``, or ``None`` where there is none.
+
+    A job runner may provide it as a builtin (as notebooks and the Lakeforge local workspace do);
+    on Databricks compute it is built from the session; on a laptop and in tests there is none.
+    """
+    provided = getattr(builtins, "dbutils", None)
+    if provided is not None:
+        return provided
     if not on_databricks():
         return None
     try:
