@@ -9,8 +9,9 @@
 //   noop-plan           (a) a no-op plan of 1,000 resources with injected latency
 //   rate-limited-apply  (b) 1,000 creates under a server write limit
 //   databricks-cli      (c) the same jobs deployed by the official Databricks CLI and by Lakeforge
+//   quickstart          lakeforge quickstart: first and repeat run (bench/quickstart.mjs; not in the default set)
 const ENVIRONMENT_PARTS = { "noop-plan": "a", "rate-limited-apply": "b", "databricks-cli": "c" };
-const PARTS = ["template", "workspace", "environments", ...Object.keys(ENVIRONMENT_PARTS)];
+const PARTS = ["template", "workspace", "environments", ...Object.keys(ENVIRONMENT_PARTS), "quickstart"];
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -36,5 +37,9 @@ const environmentParts = wanted.has("environments")
 if (environmentParts.length > 0) {
   const { runEnvironments } = await import("./environments.mjs");
   figures.environments = await runEnvironments({ parts: environmentParts });
+}
+if (wanted.has("quickstart")) {
+  const { runQuickstartBench } = await import("./quickstart.mjs");
+  figures.quickstart = await runQuickstartBench();
 }
 if (json) process.stdout.write(`${JSON.stringify(figures)}\n`);

@@ -177,13 +177,18 @@ export async function planInfra(
   }
   if (result.error)
     throw new UserError(`azure what-if of ${infra.deploymentName} failed: ${describeArmError({ error: result.error })}`);
+  return infraPlan(environment, whatIfToActions(result.changes ?? []));
+}
+
+/** A plan of the environment's infrastructure: ARM keeps its state, so there is no serial or lineage to check. */
+function infraPlan(environment: string, actions: PlannedAction[]): Plan {
   return {
     version: 1,
     environment: `${environment} (Azure)`,
     stateSerial: 0,
     stateLineage: "",
     configFingerprint: "",
-    actions: whatIfToActions(result.changes ?? []),
+    actions,
     createdAt: new Date().toISOString(),
   };
 }
@@ -294,13 +299,9 @@ export async function planInfraDestroy(
       "remove `prevent_destroy: true` from the environment's azure section first",
     );
   }
-  return {
-    version: 1,
-    environment: `${environment} (Azure)`,
-    stateSerial: 0,
-    stateLineage: "",
-    configFingerprint: "",
-    actions: groups.map((g) => ({
+  return infraPlan(
+    environment,
+    groups.map((g) => ({
       address: `azure.resource_group.${g.name}`,
       kind: "azure.resource_group",
       name: g.name,
@@ -310,8 +311,7 @@ export async function planInfraDestroy(
       reason: "with everything in it",
       dependsOn: [],
     })),
-    createdAt: new Date().toISOString(),
-  };
+  );
 }
 
 export async function destroyInfra(infra: InfraTemplate, plan: Plan, opts: ArmOptions = {}): Promise<void> {

@@ -36,6 +36,12 @@ export interface PhaseResult {
   outputs?: Record<string, string>;
   /** Apply was declined. */
   cancelled?: boolean;
+  /**
+   * The infrastructure is not deployed and the workspace target itself needs its outputs (its
+   * host): the workspace part cannot be planned yet. When false, a plan shows the outputs the
+   * workspace resources use as known after apply.
+   */
+  workspaceWaits?: boolean;
 }
 
 /** Whether plan and apply of this environment include its infrastructure. */
@@ -55,13 +61,35 @@ export async function azurePhase(o: PhaseOptions): Promise<PhaseResult> {
   o.info?.(renderPlan(plan, o.style).trimEnd());
   if (o.mode === "plan" || !hasChanges(plan)) {
     const outputs = await currentOutputs(infra, arm, tenant);
+    const workspaceWaits = !outputs && (config.azure?.workspacePending.length ?? 0) > 0;
     if (!outputs && o.mode === "plan") {
-      o.info?.(`The workspace part of ${config.environment} is planned once its infrastructure exists (lakeforge apply).`);
+      o.info?.(
+        workspaceWaits
+          ? `The workspace part of ${config.environment} is planned once its infrastructure exists (lakeforge apply).`
+          : `Azure outputs used by the workspace part of ${config.environment} are known after apply.`,
+      );
     }
-    return { active: true, plan, ...(outputs ? { outputs } : {}) };
+    return { active: true, plan, ...(outputs ? { outputs } : {}), workspaceWaits };
   }
   if (o.approve && !(await o.approve(plan))) return { active: true, plan, cancelled: true };
   const outputs = await applyInfra(infra, arm, tenant);
   o.info?.(`Azure infrastructure of ${config.environment} is deployed; workspace ${outputs["databricks.url"] ?? "(none)"}.`);
   return { active: true, plan, outputs };
+}
+
+/**
+ * The outputs of the environment's deployed infrastructure, for commands that only talk to the
+ * workspace (destroy, import); undefined when the environment uses no `${azure.*}` output or its
+ * infrastructure is not deployed (opening the environment then says so).
+ */
+export async function deployedOutputs(
+  o: Pick<PhaseOptions, "target" | "environment" | "variables" | "env" | "arm">,
+): Promise<Record<string, string> | undefined> {
+  const config = await loadConfig(o.target, {
+    ...(o.environment ? { environment: o.environment } : {}),
+    ...(o.variables ? { variables: o.variables } : {}),
+    ...(o.env ? { env: o.env } : {}),
+  });
+  if (!hasAzurePhase(config)) return undefined;
+  return currentOutputs(infraFor(config), { ...armDefaults, ...(o.arm ?? {}) }, config.azure?.settings.tenant_id);
 }

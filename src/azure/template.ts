@@ -538,13 +538,17 @@ function credentialName(prefix: string, subject: string): string {
   return base.length <= 120 ? base : `${base.slice(0, 111)}-${deterministicGuid(subject).slice(0, 8)}`;
 }
 
-/** Turns deployment outputs into `${azure.<part>.<field>}` values (the workspace URL with its scheme). */
+/**
+ * Turns deployment outputs into `${azure.<part>.<field>}` values. Resource Manager gives the workspace
+ * URL as a host name; it gets `https://` unless it already names its scheme.
+ */
 export function outputsToReferences(outputs: Record<string, { value?: unknown } | undefined>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, name] of Object.entries(OUTPUTS)) {
     const v = outputs[k]?.value;
     if (v === undefined || v === null) continue;
-    out[name] = k === "databricksHost" ? `https://${String(v).replace(/^https:\/\//, "")}` : String(v);
+    const s = String(v);
+    out[name] = k === "databricksHost" && !/^https?:\/\//i.test(s) ? `https://${s}` : s;
   }
   return out;
 }

@@ -131,6 +131,11 @@ export function requestFromProject(
     });
   }
 
+  // The pull-request validation job runs outside any environment and validates every target: it reads
+  // the credentials of a CI identity that may read every target's workspace at repository level
+  // (GitHub repository variables and secrets; the `<name>-ci` variable group on Azure DevOps).
+  const ci = ciIdentity(answers, env, warnings);
+
   return {
     request: {
       name: answers.project_name,
@@ -142,9 +147,48 @@ export function requestFromProject(
       releaseBranch: answers.release_branch,
       files,
       teams,
-      variables: {},
+      variables: ci.variables,
+      secrets: ci.secrets,
       environments,
     },
     warnings,
   };
+}
+
+/**
+ * The repository-level CI identity, from `DATABRICKS_CI_CLIENT_ID`, `DATABRICKS_CI_CLIENT_SECRET`
+ * (or `AZURE_CI_CLIENT_SECRET`) and `DATABRICKS_CI_TENANT_ID` (else `AZURE_TENANT_ID`/`ARM_TENANT_ID`),
+ * named as the generated CI reads them. Nothing without a client id.
+ */
+function ciIdentity(
+  answers: ProjectAnswers,
+  env: NodeJS.ProcessEnv,
+  warnings: string[],
+): { variables: Record<string, string>; secrets: Record<string, Secret> } {
+  const variables: Record<string, string> = {};
+  const secrets: Record<string, Secret> = {};
+  const clientId = env.DATABRICKS_CI_CLIENT_ID?.trim();
+  const given = Secret.optional(env.DATABRICKS_CI_CLIENT_SECRET ?? env.AZURE_CI_CLIENT_SECRET);
+  const secretName = answers.ci_auth === "azure_sp" ? "AZURE_CLIENT_SECRET" : "DATABRICKS_CLIENT_SECRET";
+  if (!clientId) {
+    warnings.push(
+      given
+        ? "DATABRICKS_CI_CLIENT_SECRET is ignored without DATABRICKS_CI_CLIENT_ID: give both for the pull-request validation job"
+        : "no DATABRICKS_CI_CLIENT_ID given: the pull-request validation job reads a CI identity that may read every target at repository level; give DATABRICKS_CI_CLIENT_ID (and DATABRICKS_CI_CLIENT_SECRET) and run again",
+    );
+    return { variables, secrets };
+  }
+  if (answers.ci_auth === "azure_sp") {
+    variables.AZURE_CLIENT_ID = clientId;
+    const tenant = env.DATABRICKS_CI_TENANT_ID?.trim() || env.AZURE_TENANT_ID?.trim() || env.ARM_TENANT_ID?.trim();
+    if (tenant) variables.AZURE_TENANT_ID = tenant;
+  } else variables.DATABRICKS_CLIENT_ID = clientId;
+  if (answers.ci_auth !== "github_oidc") {
+    if (given) secrets[secretName] = given;
+    else
+      warnings.push(
+        `no DATABRICKS_CI_CLIENT_SECRET given: set the repository's ${secretName} before pull requests are validated`,
+      );
+  }
+  return { variables, secrets };
 }

@@ -38,6 +38,11 @@ export interface BootstrapRequest {
   teams: { name: string; permission: "pull" | "triage" | "push" | "maintain" | "admin" }[];
   /** Repository-level plain variables. */
   variables: Record<string, string>;
+  /**
+   * Repository-level secrets: values that workflows read outside any environment (the pull-request
+   * validation job's CI identity). Everything a deployment reads belongs to its environment.
+   */
+  secrets?: Record<string, Secret>;
   environments: BootstrapEnvironment[];
   /** Customise the OIDC subject claim (federated CI authentication). */
   oidcSubjectClaims?: string[];

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import {
   DatabricksAuthNotConfiguredError,
@@ -7,15 +7,14 @@ import {
   isNotFound,
   resolveDatabricksAuth,
 } from "../clients/databricks/index.js";
-import type { HttpHook } from "../clients/http.js";
-import { specCodec, splitSensitive } from "../config/refs.js";
-import { apply, destroyPlan, type EngineOptions, type ProgressEvent, plan } from "../engine/engine.js";
+import { splitSensitive } from "../config/refs.js";
+import { type OpenDeployment, type OpenDeploymentOptions, workspaceDeployment } from "../deploy/workspace.js";
+import { apply, destroyPlan, plan } from "../engine/engine.js";
 import { emptyState, type StateFile } from "../engine/state.js";
 import { addressOf, type DesiredResource, hasChanges, type Plan } from "../engine/types.js";
-import { type LockInfo, WorkspaceLock, WorkspaceStateBackend } from "../engine/workspace-state.js";
+import type { LockInfo } from "../engine/workspace-state.js";
 import { UserError } from "../lib/errors.js";
-import { type DatabricksCtx, databricksAdapters } from "../resources/databricks/index.js";
-import { type RunningWorkspace, startWorkspace } from "../workspace/server.js";
+import { type LocalWorkspaceClient, openLocalWorkspace } from "../workspace/connect.js";
 import { desiredResources } from "./desired.js";
 import { lookupId } from "./lookup.js";
 import { type CurrentUser, type ResolvedBundle, resolveBundle, shortName } from "./resolve.js";
@@ -29,34 +28,20 @@ import { type SyncedFile, syncedFiles } from "./sync.js";
  * lock. Lakeforge's state lives in `<workspace.state_path>/lakeforge/`, apart from the Databricks
  * CLI's own files; its local cache in `.databricks/lakeforge/<target>/`.
  */
-export interface OpenBundle {
+export interface OpenBundle extends OpenDeployment {
   source: BundleSource;
   bundle: ResolvedBundle;
   files: SyncedFile[];
   desired: DesiredResource[];
-  client: DatabricksClient;
-  host: string;
-  state: WorkspaceStateBackend;
-  lock: WorkspaceLock;
-  engine: EngineOptions<DatabricksCtx>;
   /** The name plans and state are recorded under: `<bundle>/<target>`. */
   environment: string;
-  configFingerprint: string;
-  close(): Promise<void>;
 }
 
-export interface OpenBundleOptions {
+/** `localDataDir` serves when the target names no workspace and no `DATABRICKS_*` settings name one. */
+export interface OpenBundleOptions extends OpenDeploymentOptions {
   /** The bundle folder (or its databricks.yml). */
   dir: string;
   target?: string;
-  /** `--var name=value`. */
-  variables?: Record<string, string>;
-  env?: Record<string, string | undefined>;
-  concurrency?: number;
-  progress?: (e: ProgressEvent) => void;
-  httpHook?: HttpHook;
-  /** Where the local workspace keeps its data when the target names no workspace. */
-  localDataDir?: string;
 }
 
 /** Reads and checks the bundle without contacting any workspace (throws a located ConfigError). */
@@ -69,7 +54,7 @@ export async function openBundle(opts: OpenBundleOptions): Promise<OpenBundle> {
   const source = readBundle(opts.dir, opts.target ? { target: opts.target } : {});
   const hooks = opts.httpHook ? { hooks: [opts.httpHook] } : {};
   const { host, profile } = workspaceOf(source, opts.variables, env);
-  let local: RunningWorkspace | undefined;
+  let local: LocalWorkspaceClient | undefined;
   let client: DatabricksClient;
   try {
     const auth = await resolveDatabricksAuth({ ...(host ? { host } : {}), ...(profile ? { profile } : {}), env });
@@ -77,12 +62,8 @@ export async function openBundle(opts: OpenBundleOptions): Promise<OpenBundle> {
   } catch (e) {
     if (!(e instanceof DatabricksAuthNotConfiguredError) || host || profile) throw e;
     const dataDir = opts.localDataDir ?? join(source.root, ".databricks", "lakeforge", "workspace");
-    const running = reuseRunningWorkspace(dataDir);
-    if (running) client = new DatabricksClient({ host: running.url, auth: staticToken(running.token), ...hooks });
-    else {
-      local = await startWorkspace({ dataDir, port: 0 });
-      client = new DatabricksClient({ host: local.url, auth: staticToken(local.token), ...hooks });
-    }
+    local = await openLocalWorkspace(dataDir, hooks);
+    client = local.client;
   }
   try {
     const user = await currentUser(client);
@@ -96,24 +77,17 @@ export async function openBundle(opts: OpenBundleOptions): Promise<OpenBundle> {
     const desired = desiredResources(bundle, files);
     const root = `${bundle.workspace.state_path}/lakeforge`;
     const cacheFile = join(source.root, ".databricks", "lakeforge", source.target, "state.json");
-    const state = new WorkspaceStateBackend(client, root, cacheFile);
     return {
       source,
       bundle,
       files,
       desired,
-      client,
-      host: client.host,
-      state,
-      lock: new WorkspaceLock(client, root),
-      engine: {
-        adapters: databricksAdapters(),
-        ctx: { client },
-        codec: specCodec,
+      ...workspaceDeployment(client, {
+        root,
+        cacheFile,
         ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-        saveState: (s) => state.save(s),
         ...(opts.progress ? { progress: opts.progress } : {}),
-      },
+      }),
       environment: `${source.name}/${source.target}`,
       configFingerprint: fingerprint(desired),
       close: async () => {
@@ -162,25 +136,6 @@ async function currentUser(client: DatabricksClient): Promise<CurrentUser> {
     ...(me.id ? { id: String(me.id) } : {}),
     ...(servicePrincipal ? { servicePrincipal } : {}),
   };
-}
-
-function reuseRunningWorkspace(dataDir: string): { url: string; token: string } | undefined {
-  const lockFile = join(dataDir, "server.lock");
-  const tokenFile = join(dataDir, "admin-token");
-  if (!existsSync(lockFile) || !existsSync(tokenFile)) return undefined;
-  try {
-    const lock = JSON.parse(readFileSync(lockFile, "utf8")) as { pid?: number; url?: string };
-    if (!lock.pid || !lock.url) return undefined;
-    process.kill(lock.pid, 0);
-    return { url: lock.url, token: readFileSync(tokenFile, "utf8").trim() };
-  } catch {
-    return undefined;
-  }
-}
-
-function staticToken(token: string) {
-  const header = { Authorization: `Bearer ${token}` };
-  return async () => header;
 }
 
 function fingerprint(desired: readonly DesiredResource[]): string {

@@ -1,10 +1,19 @@
 import type { Command } from "commander";
 import { applyBundle, deployBundle, type OpenBundle, openBundle, planBundle, removeRootFolder } from "../bundle/deploy.js";
 import { followRun, parseParams } from "../bundle/run.js";
-import { PlanError, type ProgressEvent } from "../engine/engine.js";
 import { renderPlan } from "../engine/render.js";
 import { hasChanges, type Plan, summarize } from "../engine/types.js";
-import { UserError } from "../lib/errors.js";
+import {
+  concurrencyOption,
+  jsonOption,
+  locked,
+  parseConcurrency,
+  parseVars,
+  progressPrinter,
+  varOption,
+  warnLock,
+  wrapPlanError,
+} from "./common.js";
 import type { Output } from "./output.js";
 
 /**
@@ -19,18 +28,6 @@ interface BundleOptions {
   json?: boolean;
   concurrency: string;
   forceUnlock?: boolean;
-}
-
-const collect = (value: string, previous: string[]) => [...previous, value];
-
-function parseVars(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const eq = item.indexOf("=");
-    if (eq <= 0) throw new UserError(`--var ${item}: expected name=value`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
 }
 
 /** Files are many: one line for them all, resources one block each. */
@@ -49,54 +46,18 @@ export function renderBundlePlan(plan: Plan, out: Output): string {
   return lines.join("\n");
 }
 
-function progressPrinter(out: Output, json: boolean): (e: ProgressEvent) => void {
-  const symbol: Record<string, string> = { create: "+", update: "~", recreate: "-/+", delete: "-", skip: " " };
-  return (e) => {
-    if (json || e.phase === "start") return;
-    if (
-      e.phase === "done" &&
-      (e.address.startsWith("databricks.workspace_file.") || e.address.startsWith("databricks.notebook."))
-    )
-      return;
-    const what = `${symbol[e.action] ?? "?"} ${e.address}`;
-    if (e.phase === "done") out.info(`  ${what}: ${e.action === "delete" ? "deleted" : `done${e.id ? ` (id ${e.id})` : ""}`}`);
-    else if (e.phase === "failed") out.info(`  ${what}: failed: ${e.error}`);
-    else out.info(`  ${what}: skipped (a dependency failed)`);
-  };
-}
+/** Files get no line each as they upload (they are many). */
+const isFile = (address: string) => [...FILE_KINDS].some((kind) => address.startsWith(`${kind}.`));
 
 async function open(o: BundleOptions & { dir?: string }, out: Output): Promise<OpenBundle> {
-  const concurrency = Number(o.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new UserError(`--concurrency: ${o.concurrency} is not a positive integer`);
   return openBundle({
     dir: o.dir ?? ".",
     ...(o.target ? { target: o.target } : {}),
     variables: parseVars(o.var),
-    concurrency,
-    progress: progressPrinter(out, o.json === true),
+    concurrency: parseConcurrency(o.concurrency),
+    progress: progressPrinter(out, o.json === true, isFile),
   });
 }
-
-async function locked<T>(b: OpenBundle, operation: string, forceUnlock: boolean | undefined, out: Output, fn: () => Promise<T>) {
-  if (forceUnlock) {
-    const previous = await b.lock.forceUnlock();
-    if (previous) out.warn(`removed the lock held by ${previous.holder} since ${previous.acquired_at}`);
-  }
-  const { tookOver } = await b.lock.acquire(operation);
-  if (tookOver)
-    out.warn(`took over the lock left by ${tookOver.holder} (${tookOver.operation}): that process is no longer running`);
-  try {
-    return await fn();
-  } finally {
-    await b.lock.release();
-  }
-}
-
-const wrap = (e: unknown): never => {
-  if (e instanceof PlanError) throw new UserError(e.message);
-  throw e;
-};
 
 function report(
   out: Output,
@@ -118,11 +79,10 @@ function report(
 }
 
 function common(cmd: Command): Command {
-  return cmd
-    .option("-t, --target <name>", "the bundle target (default: the one marked default, or the only one)")
-    .option("--var <name=value>", "set a bundle variable (repeatable)", collect, [])
-    .option("--concurrency <n>", "requests in flight at most", "8")
-    .option("--json", "machine-readable output on stdout");
+  cmd.option("-t, --target <name>", "the bundle target (default: the one marked default, or the only one)");
+  varOption(cmd, "set a bundle variable (repeatable)");
+  concurrencyOption(cmd);
+  return jsonOption(cmd);
 }
 
 export function bundleCommands(program: Command, out: Output): void {
@@ -134,19 +94,13 @@ export function bundleCommands(program: Command, out: Output): void {
       try {
         const { plan, result } = await deployBundle(b, {
           ...(o.forceUnlock ? { forceUnlock: true } : {}),
-          onLock: (e) => {
-            if (e.removed) out.warn(`removed the lock held by ${e.removed.holder} since ${e.removed.acquired_at}`);
-            if (e.tookOver)
-              out.warn(
-                `took over the lock left by ${e.tookOver.holder} (${e.tookOver.operation}): that process is no longer running`,
-              );
-          },
+          onLock: (e) => warnLock(out, e),
           onPlan: (plan) => {
             if (o.json) return;
             out.info(`Deploying ${b.source.name} to ${b.source.target} (${b.bundle.workspace.root_path} in ${b.host})`);
             out.info(renderBundlePlan(plan, out));
           },
-        }).catch(wrap);
+        }).catch(wrapPlanError);
         if (!result) {
           if (o.json)
             out.json({ bundle: b.source.name, target: b.source.target, summary: summarize(plan), done: [], failed: [] });
@@ -198,8 +152,8 @@ export async function destroyBundle(
 ): Promise<number> {
   const b = await open(o, out);
   try {
-    return await locked(b, "destroy", o.forceUnlock, out, async () => {
-      const { plan, state } = await planBundle(b, { destroy: true }).catch(wrap);
+    return await locked(b.lock, "destroy", o.forceUnlock, out, async () => {
+      const { plan, state } = await planBundle(b, { destroy: true }).catch(wrapPlanError);
       if (!o.json) out.info(renderBundlePlan(plan, out));
       if (!(await confirm(plan))) return 1;
       const result = await applyBundle(b, plan, state);

@@ -1,8 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline/promises";
 import { type Command, Option } from "commander";
-import { azurePhase } from "../azure/phase.js";
+import { azurePhase, deployedOutputs } from "../azure/phase.js";
 import { findBundleFile } from "../bundle/source.js";
 import { validateConfig } from "../config/config.js";
 import { ConfigError } from "../config/errors.js";
@@ -14,13 +13,24 @@ import {
   openEnvironment,
   planEnvironment,
 } from "../deploy/environment.js";
-import type { ProgressEvent } from "../engine/engine.js";
-import { PlanError } from "../engine/engine.js";
 import { planFromJson, planToJson, renderPlan } from "../engine/render.js";
 import { writeFileAtomic } from "../engine/state.js";
 import { addressOf, hasChanges, type Plan, summarize } from "../engine/types.js";
 import { UserError } from "../lib/errors.js";
 import { destroyBundle } from "./bundle.js";
+import {
+  approve,
+  collect,
+  concurrencyOption,
+  environmentOptions,
+  jsonOption,
+  locked,
+  parseConcurrency,
+  parseVars,
+  progressPrinter,
+  varOption,
+  wrapPlanError,
+} from "./common.js";
 import type { Output } from "./output.js";
 
 /** `destroy -t <target>`, or a folder holding a databricks.yml and no lakeforge.yaml: the bundle form. */
@@ -43,50 +53,37 @@ interface CommonOptions {
   concurrency: string;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 function common(cmd: Command): Command {
-  return cmd
-    .option("-C, --config <path>", "lakeforge.yaml or the folder holding it", ".")
-    .option("-e, --environment <name>", "environment to work on (default: the one marked default, or the only one)")
-    .option("--var <name=value>", "set a variable (repeatable); wins over every other source", collect, [])
-    .option("--only <kind.name>", "limit to these resources (repeatable), e.g. job.nightly", collect, [])
-    .option("--concurrency <n>", "requests in flight at most", "8")
-    .option("--json", "machine-readable output on stdout");
+  environmentOptions(cmd);
+  varOption(cmd, "set a variable (repeatable); wins over every other source");
+  cmd.option("--only <kind.name>", "limit to these resources (repeatable), e.g. job.nightly", collect, []);
+  concurrencyOption(cmd);
+  return jsonOption(cmd);
 }
 
-function parseVars(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const eq = item.indexOf("=");
-    if (eq <= 0) throw new UserError(`--var ${item}: expected name=value`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
-}
-
-function progressPrinter(out: Output, json: boolean): (e: ProgressEvent) => void {
-  const symbol: Record<string, string> = { create: "+", update: "~", recreate: "-/+", delete: "-", skip: " " };
-  return (e) => {
-    if (json || e.phase === "start") return;
-    const what = `${symbol[e.action] ?? "?"} ${e.address}`;
-    if (e.phase === "done") out.info(`  ${what}: ${e.action === "delete" ? "deleted" : `done${e.id ? ` (id ${e.id})` : ""}`}`);
-    else if (e.phase === "failed") out.info(`  ${what}: failed: ${e.error}`);
-    else out.info(`  ${what}: skipped (a dependency failed)`);
-  };
-}
-
-async function open(o: CommonOptions, out: Output, azureOutputs?: Record<string, string>): Promise<OpenEnvironment> {
-  const concurrency = Number(o.concurrency);
-  if (!Number.isInteger(concurrency) || concurrency < 1)
-    throw new UserError(`--concurrency: ${o.concurrency} is not a positive integer`);
+async function open(
+  o: CommonOptions,
+  out: Output,
+  azureOutputs?: Record<string, string>,
+  pendingAzureOutputs = false,
+): Promise<OpenEnvironment> {
   return openEnvironment({
     target: o.config,
     ...(o.environment ? { environment: o.environment } : {}),
     variables: parseVars(o.var),
-    concurrency,
+    concurrency: parseConcurrency(o.concurrency),
     progress: progressPrinter(out, o.json === true),
     ...(azureOutputs ? { azureOutputs } : {}),
+    ...(pendingAzureOutputs ? { pendingAzureOutputs } : {}),
+  });
+}
+
+/** Outputs of the deployed infrastructure, for commands that skip the Azure phase (destroy, import). */
+async function deployed(o: CommonOptions) {
+  return deployedOutputs({
+    target: o.config,
+    ...(o.environment ? { environment: o.environment } : {}),
+    variables: parseVars(o.var),
   });
 }
 
@@ -102,26 +99,6 @@ function infraPhase(o: CommonOptions, out: Output, mode: "plan" | "apply", appro
   });
 }
 
-async function confirm(question: string): Promise<boolean> {
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(`${question} Only 'yes' will be accepted: `);
-    return answer.trim() === "yes";
-  } finally {
-    rl.close();
-  }
-}
-
-async function approve(out: Output, plan: Plan, autoApprove: boolean | undefined, verb: string): Promise<boolean> {
-  if (!hasChanges(plan) || autoApprove) return true;
-  if (!process.stdin.isTTY) {
-    throw new UserError(`refusing to ${verb} without confirmation`, "pass --auto-approve, or run on a terminal to confirm");
-  }
-  const ok = await confirm(`Do you want to ${verb} these changes in ${plan.environment}?`);
-  if (!ok) out.info(`${verb[0]?.toUpperCase()}${verb.slice(1)} cancelled.`);
-  return ok;
-}
-
 function renderResult(out: Output, json: boolean, plan: Plan, result: Awaited<ReturnType<typeof applyPlan>>): number {
   const failures = result.failed.map((f) => ({ address: f.address, error: (f.error as Error).message ?? String(f.error) }));
   if (json) out.json({ environment: plan.environment, summary: summarize(plan), done: result.done, failed: failures });
@@ -135,36 +112,6 @@ function renderResult(out: Output, json: boolean, plan: Plan, result: Awaited<Re
     for (const f of failures) out.error(`${f.address}: ${f.error}`);
   }
   return failures.length === 0 ? 0 : 1;
-}
-
-/** Runs `fn` holding the environment's deploy lock. */
-async function locked<T>(
-  env: OpenEnvironment,
-  operation: string,
-  forceUnlock: boolean | undefined,
-  out: Output,
-  fn: () => Promise<T>,
-): Promise<T> {
-  if (forceUnlock) {
-    const previous = await env.lock.forceUnlock();
-    if (previous) out.warn(`removed the lock held by ${previous.holder} since ${previous.acquired_at}`);
-  }
-  const { tookOver } = await env.lock.acquire(operation);
-  if (tookOver) {
-    out.warn(
-      `took over the lock left by ${tookOver.holder} since ${tookOver.acquired_at} (${tookOver.operation}): that process is no longer running`,
-    );
-  }
-  try {
-    return await fn();
-  } finally {
-    await env.lock.release();
-  }
-}
-
-function wrapPlanError(e: unknown): never {
-  if (e instanceof PlanError) throw new UserError(e.message);
-  throw e;
 }
 
 export function environmentCommands(program: Command, out: Output): void {
@@ -187,11 +134,12 @@ export function environmentCommands(program: Command, out: Output): void {
     .action(async (o: CommonOptions & { out?: string; destroy?: boolean; detailedExitcode?: boolean }) => {
       const infra = o.destroy ? undefined : await infraPhase(o, out, "plan");
       const infraChanges = infra?.plan !== undefined && hasChanges(infra.plan);
-      if (infra?.active && !infra.outputs) {
+      if (infra?.workspaceWaits) {
         process.exitCode = o.detailedExitcode && infraChanges ? 2 : 0;
         return;
       }
-      const env = await open(o, out, infra?.outputs);
+      // Before the infrastructure exists, the workspace resources' Azure outputs are known after apply.
+      const env = await open(o, out, infra?.outputs, infra?.active === true && !infra.outputs);
       try {
         const { plan } = await planEnvironment(env, {
           only: o.only.length ? o.only : undefined,
@@ -221,7 +169,7 @@ export function environmentCommands(program: Command, out: Output): void {
       }
       const env = await open(o, out, infra.outputs);
       try {
-        const code = await locked(env, "apply", o.forceUnlock, out, async () => {
+        const code = await locked(env.lock, "apply", o.forceUnlock, out, async () => {
           let plan: Plan;
           let state: Awaited<ReturnType<typeof loadState>>;
           if (planFile) {
@@ -255,9 +203,9 @@ export function environmentCommands(program: Command, out: Output): void {
         process.exitCode = await destroyBundle({ ...o, dir }, out, (plan) => approve(out, plan, o.autoApprove, "destroy"));
         return;
       }
-      const env = await open(o, out);
+      const env = await open(o, out, await deployed(o));
       try {
-        const code = await locked(env, "destroy", o.forceUnlock, out, async () => {
+        const code = await locked(env.lock, "destroy", o.forceUnlock, out, async () => {
           const { plan, state } = await planEnvironment(env, { only: o.only.length ? o.only : undefined, destroy: true }).catch(
             wrapPlanError,
           );
@@ -278,9 +226,9 @@ export function environmentCommands(program: Command, out: Output): void {
     .option("--force-unlock", "remove a lock left by a deploy that died on another machine, then go on")
     .addOption(new Option("--auto-approve").hideHelp())
     .action(async (address: string, id: string, o: CommonOptions & { forceUnlock?: boolean }) => {
-      const env = await open(o, out);
+      const env = await open(o, out, await deployed(o));
       try {
-        await locked(env, "import", o.forceUnlock, out, async () => {
+        await locked(env.lock, "import", o.forceUnlock, out, async () => {
           const full = address.startsWith("databricks.") ? address : `databricks.${address}`;
           const resource = env.config.resources.find((r) => addressOf(r.kind, r.name) === full);
           if (!resource)

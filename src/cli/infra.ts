@@ -1,12 +1,11 @@
-import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { applyInfra, destroyInfra, infraFor, planInfra, planInfraDestroy } from "../azure/index.js";
 import { armDefaults } from "../azure/phase.js";
 import { loadConfig } from "../config/config.js";
 import { renderPlan } from "../engine/render.js";
 import { writeFileAtomic } from "../engine/state.js";
-import { hasChanges, type Plan } from "../engine/types.js";
-import { UserError } from "../lib/errors.js";
+import { hasChanges } from "../engine/types.js";
+import { approve, environmentOptions, jsonOption, parseVars, varOption } from "./common.js";
 import type { Output } from "./output.js";
 
 interface InfraOptions {
@@ -16,24 +15,10 @@ interface InfraOptions {
   json?: boolean;
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
-
 function common(cmd: Command): Command {
-  return cmd
-    .option("-C, --config <path>", "lakeforge.yaml or the folder holding it", ".")
-    .option("-e, --environment <name>", "environment to work on (default: the one marked default, or the only one)")
-    .option("--var <name=value>", "set a variable (repeatable)", collect, [])
-    .option("--json", "machine-readable output on stdout");
-}
-
-function parseVars(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const item of list) {
-    const eq = item.indexOf("=");
-    if (eq <= 0) throw new UserError(`--var ${item}: expected name=value`);
-    out[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return out;
+  environmentOptions(cmd);
+  varOption(cmd, "set a variable (repeatable)");
+  return jsonOption(cmd);
 }
 
 async function load(o: InfraOptions) {
@@ -42,24 +27,6 @@ async function load(o: InfraOptions) {
     variables: parseVars(o.var),
   });
   return { config, infra: infraFor(config) };
-}
-
-async function confirm(out: Output, plan: Plan, autoApprove: boolean | undefined, verb: string): Promise<boolean> {
-  if (!hasChanges(plan) || autoApprove) return true;
-  if (!process.stdin.isTTY) {
-    throw new UserError(`refusing to ${verb} without confirmation`, "pass --auto-approve, or run on a terminal to confirm");
-  }
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    const answer = await rl.question(
-      `Do you want to ${verb} these changes in ${plan.environment}? Only 'yes' will be accepted: `,
-    );
-    if (answer.trim() === "yes") return true;
-    out.info("Cancelled.");
-    return false;
-  } finally {
-    rl.close();
-  }
 }
 
 /** `lakeforge infra export | plan | apply | destroy`: an environment's Azure infrastructure on its own. */
@@ -95,7 +62,7 @@ export function infraCommand(program: Command, out: Output): void {
       const tenant = config.azure?.settings.tenant_id;
       const plan = await planInfra(t, config.environment, arm(o), tenant);
       if (!o.json) out.info(renderPlan(plan, out.style).trimEnd());
-      if (!(await confirm(out, plan, o.autoApprove, "apply"))) {
+      if (!(await approve(out, plan, o.autoApprove, "apply"))) {
         process.exitCode = 1;
         return;
       }
@@ -119,7 +86,7 @@ export function infraCommand(program: Command, out: Output): void {
         arm(o),
       );
       if (!o.json) out.info(renderPlan(plan, out.style).trimEnd());
-      if (!(await confirm(out, plan, o.autoApprove, "destroy"))) {
+      if (!(await approve(out, plan, o.autoApprove, "destroy"))) {
         process.exitCode = 1;
         return;
       }

@@ -1,3 +1,5 @@
+import { createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { type Command, Option } from "commander";
 import { azureDevopsProvider, createAzureDevopsContext } from "../bootstrap/azure-devops/index.js";
@@ -50,6 +52,7 @@ const NOT_TEMPLATE_FLAGS = [
   "--dry-run",
   "--no-rollback",
   "--forge-dir",
+  "--protection",
 ];
 
 /** The template option flags given on the command line, as `[--flag, value]` pairs. */
@@ -83,11 +86,13 @@ interface InitOptions {
   dryRun?: boolean;
   rollback: boolean;
   forgeDir?: string;
+  protection: string;
   /** Repository settings given among the options (set once they are resolved). */
   settings?: Record<string, string>;
 }
 
 const FORGES = ["local", "github", "azure-devops", "none"];
+const PROTECTIONS = ["rulesets", "branch-protection"];
 
 export function initCommand(program: Command, out: Output): void {
   const cmd = program
@@ -108,11 +113,18 @@ export function initCommand(program: Command, out: Output): void {
     .option("--project <name>", "Azure DevOps project holding the repository (default: $AZURE_DEVOPS_PROJECT)")
     .option("--dry-run", "render in memory and print the repository plan; write nothing")
     .option("--no-rollback", "on a failure, keep what this run created instead of removing it")
-    .option("--forge-dir <path>", "the local forge's directory (default: $LAKEFORGE_FORGE_DIR or ~/.lakeforge/forge)");
+    .option("--forge-dir <path>", "the local forge's directory (default: $LAKEFORGE_FORGE_DIR or ~/.lakeforge/forge)")
+    .option(
+      "--protection <rulesets|branch-protection>",
+      "GitHub: protect the default and release branches with repository rulesets or classic branch protection",
+      "rulesets",
+    );
   optionFlags(cmd);
   cmd.addHelpText("after", "\nThe options, their defaults and the names accepted for them are in docs/init.md.");
   cmd.action(async (name: string | undefined, o: InitOptions) => {
     if (!FORGES.includes(o.forge)) throw new UserError(`--forge: expected one of ${FORGES.join(", ")}, got "${o.forge}"`);
+    if (!PROTECTIONS.includes(o.protection))
+      throw new UserError(`--protection: expected one of ${PROTECTIONS.join(", ")}, got "${o.protection}"`);
     // Checked before anything is rendered or written.
     const github = o.forge === "github" ? githubConnection(out, o.org) : undefined;
     const azure = o.forge === "azure-devops" ? azureDevopsConnection(o.org, o.project) : undefined;
@@ -208,9 +220,63 @@ async function runForge(out: Output, answers: ProjectAnswers, result: InitResult
 const GITHUB_API = "https://api.github.com";
 
 interface GithubConnection {
-  token: Secret;
+  /** A token, or a GitHub App (`app`). */
+  token?: Secret;
+  app?: { appId: string; privateKey: Secret; installationId?: number };
   baseUrl: string;
   throttle: boolean;
+}
+
+/**
+ * A GitHub App from the environment: `GITHUB_APP_ID`, the private key (PEM) from
+ * `GITHUB_APP_PRIVATE_KEY` (newlines may be written `\n`) or the file `GITHUB_APP_PRIVATE_KEY_FILE`,
+ * and optionally `GITHUB_APP_INSTALLATION_ID`. Undefined when `GITHUB_APP_ID` is not set.
+ */
+export function githubAppFromEnv(env: NodeJS.ProcessEnv = process.env): GithubConnection["app"] {
+  const appId = env.GITHUB_APP_ID?.trim();
+  if (!appId) {
+    if (env.GITHUB_APP_PRIVATE_KEY?.trim() || env.GITHUB_APP_PRIVATE_KEY_FILE?.trim())
+      throw new UserError("GITHUB_APP_ID: not set, but a GitHub App private key is", "set GITHUB_APP_ID to the app's id");
+    return undefined;
+  }
+  if (!/^\d+$/.test(appId) && !/^Iv[0-9A-Za-z._-]+$/.test(appId))
+    throw new UserError(
+      `GITHUB_APP_ID: "${appId}" is not a GitHub App id`,
+      "the number on the app's settings page (or its client id)",
+    );
+  const inline = env.GITHUB_APP_PRIVATE_KEY?.trim();
+  const file = env.GITHUB_APP_PRIVATE_KEY_FILE?.trim();
+  if (inline && file)
+    throw new UserError("GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE are both set", "set one of them");
+  let pem: string;
+  if (inline) pem = inline.includes("\\n") && !inline.includes("\n") ? inline.replace(/\\n/g, "\n") : inline;
+  else if (file) {
+    try {
+      pem = readFileSync(resolve(file), "utf8").trim();
+    } catch (e) {
+      throw new UserError(
+        `GITHUB_APP_PRIVATE_KEY_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? "error"})`,
+        "point it at the .pem file GitHub generated for the app",
+      );
+    }
+  } else
+    throw new UserError(
+      "GITHUB_APP_ID is set but no private key: set GITHUB_APP_PRIVATE_KEY or GITHUB_APP_PRIVATE_KEY_FILE",
+      "the PEM file GitHub generated for the app; it is never read from a flag",
+    );
+  const privateKey = Secret.from(pem);
+  try {
+    createPrivateKey(privateKey.reveal());
+  } catch {
+    throw new UserError(
+      `${inline ? "GITHUB_APP_PRIVATE_KEY" : "GITHUB_APP_PRIVATE_KEY_FILE"}: not a PEM private key`,
+      "use the .pem file GitHub generated for the app (-----BEGIN RSA PRIVATE KEY-----)",
+    );
+  }
+  const inst = env.GITHUB_APP_INSTALLATION_ID?.trim();
+  if (inst && !/^\d+$/.test(inst))
+    throw new UserError(`GITHUB_APP_INSTALLATION_ID: "${inst}" is not an installation id`, "a number, or leave it unset");
+  return { appId, privateKey, ...(inst ? { installationId: Number(inst) } : {}) };
 }
 
 /**
@@ -222,11 +288,18 @@ interface GithubConnection {
 function githubConnection(out: Output, org: string | undefined, env: NodeJS.ProcessEnv = process.env): GithubConnection {
   if (org !== undefined && !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(org))
     throw new UserError(`--org: "${org}" is not a GitHub organisation or user name`, "letters, digits and single hyphens");
-  const token = Secret.optional(env.GITHUB_TOKEN?.trim() || undefined);
-  if (!token)
+  const app = githubAppFromEnv(env);
+  const token = app ? undefined : Secret.optional(env.GITHUB_TOKEN?.trim() || undefined);
+  if (app && env.GITHUB_TOKEN?.trim()) out.warn("GITHUB_TOKEN is ignored: authenticating as the GitHub App GITHUB_APP_ID");
+  if (app && org === undefined && app.installationId === undefined)
+    throw new UserError(
+      "--forge github: a GitHub App needs --org (the organisation owning the repository) or GITHUB_APP_INSTALLATION_ID",
+      "name the organisation the app is installed on",
+    );
+  if (!app && !token)
     throw new UserError(
       "--forge github: GITHUB_TOKEN is not set",
-      "export GITHUB_TOKEN with a token that may create repositories (scopes repo, workflow, read:org); it is never read from a flag",
+      "export GITHUB_TOKEN with a token that may create repositories (scopes repo, workflow, read:org), or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY for a GitHub App; it is never read from a flag",
     );
   const raw = env.GITHUB_API_URL?.trim() || GITHUB_API;
   let url: URL;
@@ -241,12 +314,16 @@ function githubConnection(out: Output, org: string | undefined, env: NodeJS.Proc
   const off = env.LAKEFORGE_GITHUB_THROTTLE?.trim().toLowerCase() === "off";
   const isGithubCom = url.hostname.toLowerCase() === "api.github.com";
   if (off && isGithubCom) out.warn("LAKEFORGE_GITHUB_THROTTLE=off is ignored for api.github.com");
-  return { token, baseUrl, throttle: !off || isGithubCom };
+  return { ...(app ? { app } : { token: token as Secret }), baseUrl, throttle: !off || isGithubCom };
 }
 
 /** Creates (or converges) the project's repository on GitHub; state stays in the forge directory. */
 async function runGithubForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions, conn: GithubConnection) {
-  const ctx = createGithubContext({ token: conn.token, baseUrl: conn.baseUrl, throttle: conn.throttle });
+  const ctx = createGithubContext({
+    ...(conn.app ? { app: conn.app } : { token: conn.token }),
+    baseUrl: conn.baseUrl,
+    throttle: conn.throttle,
+  });
   let request = projectRequest(out, answers, result, o);
   try {
     request = await withGithubOwner(ctx, request);
@@ -262,7 +339,9 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
   const owner = request.owner ?? "";
   const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
   const stateFile = githubStatePath(forgeDir, owner, request.name);
-  const provider = githubProvider();
+  const provider = githubProvider({
+    protection: { kind: o.protection === "branch-protection" ? "branch-protection" : "rulesets" },
+  });
   const outcome = await bootstrap(provider, ctx, request, {
     dryRun: o.dryRun === true,
     ...(o.rollback === false ? { rollback: false } : {}),
@@ -275,6 +354,7 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
   return {
     name: o.forge,
     api_url: conn.baseUrl,
+    auth: conn.app ? "github-app" : "token",
     repository: `${owner}/${request.name}`,
     state: stateFile,
     dry_run: o.dryRun === true,

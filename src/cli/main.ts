@@ -8,6 +8,7 @@ import { infraCommand } from "./infra.js";
 import { initCommand } from "./init.js";
 import { createOutput } from "./output.js";
 import { pipelinesCommand } from "./pipelines.js";
+import { quickstartCommand } from "./quickstart.js";
 import { updateCommand } from "./update.js";
 import { workspaceCommand } from "./workspace.js";
 
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   convertCommand(program, out);
   infraCommand(program, out);
   pipelinesCommand(program, out);
+  quickstartCommand(program, out);
   try {
     await program.parseAsync(argv);
     // Commands report "changes present" (plan --detailed-exitcode) or failures through process.exitCode.

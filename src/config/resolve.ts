@@ -23,7 +23,7 @@ import {
   specFields,
 } from "./kinds.js";
 import type { ProjectDocument } from "./loader.js";
-import { KeyVaultSecret, parseExpression, Ref, splitInterpolation, Template } from "./refs.js";
+import { AzureOutputRef, KeyVaultSecret, parseExpression, Ref, splitInterpolation, Template } from "./refs.js";
 import { AZURE_OUTPUTS, type AzureSettings } from "./schema/azure.js";
 import { resources as resourcesSchema, workspaceTarget } from "./schema/document.js";
 import { languageFromExtension } from "./schema/workspace.js";
@@ -97,8 +97,10 @@ export interface ResolvedConfig {
 /** The Azure infrastructure of an environment. */
 export interface ResolvedAzure {
   settings: AzureSettings;
-  /** `${azure.*}` outputs used elsewhere whose values were not given (left as written). */
+  /** `${azure.*}` outputs used elsewhere whose values were not given (known after apply in resources). */
   pending: string[];
+  /** Those of `pending` the workspace target itself uses (its host, typically): it cannot be reached before. */
+  workspacePending: string[];
 }
 
 export interface EnvironmentOptions {
@@ -154,7 +156,8 @@ export function analyseEnvironment(
     pending: new Set<string>(),
     ...(opts.strict && opts.azureOutputs ? { outputs: opts.azureOutputs } : {}),
   };
-  const azureResult = resolveAzure(doc, envNode, {
+  /** A fresh context for interpolating one part of the environment. */
+  const contextWith = (azure: InterpolationContext["azure"]): InterpolationContext => ({
     environment,
     project: projectName,
     env: opts.env,
@@ -163,22 +166,20 @@ export function analyseEnvironment(
     issues,
     refs: [],
     unresolved: new Set(),
-    azure: { ...azureRefs, refused: "the azure section cannot refer to its own outputs" },
+    azure,
   });
+  const azureResult = resolveAzure(
+    doc,
+    envNode,
+    contextWith({ ...azureRefs, refused: "the azure section cannot refer to its own outputs" }),
+  );
   issues.push(...azureResult.issues);
-  const context = (): InterpolationContext => ({
-    environment,
-    project: projectName,
-    env: opts.env,
-    strict: opts.strict,
-    variables,
-    issues,
-    refs: [],
-    unresolved: new Set(),
-    azure: azureResult.declared
-      ? azureRefs
-      : { ...azureRefs, refused: `environment ${environment} has no azure section`, pending: new Set() },
-  });
+  const context = (): InterpolationContext =>
+    contextWith(
+      azureResult.declared
+        ? azureRefs
+        : { ...azureRefs, refused: `environment ${environment} has no azure section`, pending: new Set() },
+    );
 
   // The workspace.
   let workspace: WorkspaceTarget = { type: "local" };
@@ -193,6 +194,8 @@ export function analyseEnvironment(
       workspace = { type: "remote", ...(unescapeDeep(plain) as Record<string, string>) };
     }
   }
+  // The workspace target is interpolated first: what is pending now, it waits for.
+  const workspacePending = [...azureRefs.pending].sort();
 
   // Shared resources with this environment's overrides.
   const merged = mergeResources(doc, envNode);
@@ -214,7 +217,9 @@ export function analyseEnvironment(
 
   if (!opts.strict || issues.length > 0) return { issues };
   const config = build(project, environment, workspace, tree, variables.plain(), [...edges, ...subEdges], opts, issues);
-  if (azureResult.settings) config.azure = { settings: azureResult.settings, pending: [...azureRefs.pending].sort() };
+  if (azureResult.settings) {
+    config.azure = { settings: azureResult.settings, pending: [...azureRefs.pending].sort(), workspacePending };
+  }
   return issues.length > 0 ? { issues } : { issues, config };
 }
 
@@ -517,8 +522,11 @@ function build(
       }
       const e = parseExpression(seg.expr);
       if (typeof e !== "string" && e.type === "azure") {
-        // An Azure output not known yet: kept as written until the infrastructure is deployed.
-        parts.push(`\${${seg.expr}}`);
+        // An output of infrastructure not deployed yet: known after apply (deployed outputs were
+        // put in place while interpolating).
+        const pending = new AzureOutputRef(e.output);
+        if (whole) return pending;
+        parts.push(pending);
         continue;
       }
       if (typeof e === "string" || e.type !== "resource") {

@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { type Dirent, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { Document, isMap, isScalar, type Pair, type YAMLMap } from "yaml";
 import { z } from "zod";
+import { isPrivilegedRole, roleDefinitionGuid } from "../azure/roles.js";
 import { validateConfig } from "../config/config.js";
 import { cluster as clusterSchema } from "../config/schema/compute.js";
 import { job as jobSchema } from "../config/schema/jobs.js";
@@ -27,9 +28,10 @@ import { type DroppedSecret, envReference, scrubSecrets } from "./secrets.js";
  *
  * Resources found in every environment become shared definitions; values that differ become
  * variables (scalars) or environment overrides (everything else). Secret values are never copied:
- * git tokens become `from_env` sources. Whatever has no Lakeforge equivalent (Azure role
- * assignments, wheel builds, unknown keys) is reported, on the conversion result and at the top of
- * the written file. See docs/convert-dstoolkit.md.
+ * git tokens become `from_env` sources. Each environment's `Bicep.parameters.json` and role
+ * assignments become its `azure:` section (Owner at subscription scope refused and reported).
+ * Whatever has no Lakeforge equivalent (custom roles, wheel builds, unknown keys) is reported, on the
+ * conversion result and at the top of the written file. See docs/convert-dstoolkit.md.
  */
 
 export type DstoolkitLayout = "pipeline_param" | "databricks_configs";
@@ -170,19 +172,22 @@ function layoutOf(dir: string): DstoolkitLayout | undefined {
   return LAYOUT_DIRS[basename(dir).toLowerCase()];
 }
 
+/** A folder's entries sorted by name; none when it cannot be read. */
+function entriesOf(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name));
+  } catch {
+    return [];
+  }
+}
+
 /** Layout folders at or under `dir` (a bounded walk that skips dependency and VCS folders). */
 function findLayoutDirs(dir: string): { dir: string; layout: DstoolkitLayout }[] {
   const own = layoutOf(dir);
   if (own) return [{ dir, layout: own }];
   const found: { dir: string; layout: DstoolkitLayout }[] = [];
   const walk = (d: string, depth: number) => {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = readdirSync(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const e of entriesOf(d)) {
       if (!e.isDirectory() || SKIP_DIRS.has(e.name)) continue;
       const child = join(d, e.name);
       const layout = layoutOf(child);
@@ -302,6 +307,93 @@ function readEnvironments(layoutDir: string, layout: DstoolkitLayout, relativeTo
 }
 
 // -------------------------------------------------------------------------------------------------
+// Finding the Bicep parameter files of the environments
+
+const BICEP_PARAMS = /^bicep\.parameters\.json$/i;
+
+/** Folders from `from` upwards: at most `max` of them, none above a folder holding `.git`. */
+function ancestors(from: string, max: number): string[] {
+  const out: string[] = [];
+  let d = from;
+  for (let i = 0; i < max; i++) {
+    out.push(d);
+    if (existsSync(join(d, ".git")) || dirname(d) === d) break;
+    d = dirname(d);
+  }
+  return out;
+}
+
+/**
+ * Each environment's `Bicep.parameters.json`: the file its Pipeline_Param names in
+ * `TemplateParamFilePath` (a path from the repository's root), else a `<Env>/Bicep.parameters.json`
+ * found near the parameter files (`Bicep_Params/<Env>/`, `bicep/params/<env>/`): the search starts
+ * beside the layout folder and goes up to the folder given (two folders up when the layout folder
+ * itself was given), stopping at the first folder under which any is found.
+ */
+function findBicepParams(
+  layoutDir: string,
+  root: string,
+  sources: EnvironmentSource[],
+  relativeTo: string,
+  collector: Collector,
+): Map<string, SourceFile> {
+  const out = new Map<string, SourceFile>();
+  const read = (path: string, base: string) => readJsonFile(path, relative(base, path).split(sep).join("/"), relativeTo);
+  const repoDirs = ancestors(dirname(layoutDir), 6);
+  const rest: EnvironmentSource[] = [];
+  for (const s of sources) {
+    const named = s.files
+      .map((f) => (isObj(f.json.value) ? f.json.value.TemplateParamFilePath : undefined))
+      .find((v): v is string => typeof v === "string" && v !== "");
+    if (named === undefined) {
+      rest.push(s);
+      continue;
+    }
+    const base = repoDirs.find((d) => existsSync(join(d, named)) && statSync(join(d, named)).isFile());
+    if (base) out.set(s.name, read(join(base, named), base));
+  }
+  if (rest.length === 0) return out;
+
+  const inside = root !== layoutDir && !relative(root, layoutDir).startsWith("..");
+  const bases: string[] = [];
+  for (const d of ancestors(dirname(layoutDir), 8)) {
+    bases.push(d);
+    if (inside ? d === root : bases.length >= 2) break;
+  }
+  for (const base of bases) {
+    const found = new Map<string, string[]>();
+    const walk = (d: string, depth: number) => {
+      for (const e of entriesOf(d)) {
+        const child = join(d, e.name);
+        if (e.isDirectory() && !SKIP_DIRS.has(e.name) && child !== layoutDir && depth < MAX_DEPTH) walk(child, depth + 1);
+        else if (e.isFile() && BICEP_PARAMS.test(e.name)) {
+          const raw = basename(d);
+          const env = /^[A-Za-z]/.test(raw) ? raw.toLowerCase().replace(/[^a-z0-9_-]+/g, "_") : undefined;
+          if (env) found.set(env, [...(found.get(env) ?? []), child]);
+        }
+      }
+    };
+    walk(base, 1);
+    if (found.size === 0) continue;
+    for (const s of rest) {
+      const files = found.get(s.name) ?? [];
+      if (files.length === 1) out.set(s.name, read(files[0] as string, base));
+      else if (files.length > 1) {
+        const shown = files.map((f) => relative(base, f).split(sep).join("/"));
+        collector.note(
+          s.name,
+          "Bicep.parameters.json",
+          `several Bicep parameter files for ${s.name} (${shown.join(", ")}); its \`azure:\` section is not converted: remove the stale ones or pass the folder of one set`,
+          shown[0] as string,
+        );
+      }
+    }
+    break;
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------------
 // Schema-driven field filter
 
 function unwrap(schema: z.ZodType): z.ZodType {
@@ -394,6 +486,8 @@ interface EnvResult {
   name: string;
   label: string;
   sections: Record<Section, Map<string, Entry>>;
+  /** The `azure:` section of the environment, from its Bicep parameter file and role assignments. */
+  azure?: Obj;
 }
 
 /** What all environments contribute to besides resources: notes, variables, environment variables. */
@@ -420,7 +514,10 @@ class Collector {
 
 const KNOWN_KEYS = ["Clusters", "Jobs", "WheelFiles", "Git_Configuration", "Repo_Configuration", "RBAC_Assignments"];
 
-const AZURE_HINT = "Lakeforge has no Azure section yet; keep deploying it with the accelerator's Bicep templates";
+const AZURE_HINT =
+  "no Bicep parameter file was found for this environment: convert the repository holding Bicep_Params/<Env>/Bicep.parameters.json to get an `azure:` section, or write it by hand (docs/azure.md)";
+/** Pipeline_Param keys that go into the `azure:` section when the environment's Bicep parameters are found. */
+const AZURE_SECTION_KEYS = new Set(["SubscriptionId", "Location", "ResourceGroupName", "TemplateParamFilePath"]);
 const AUTH_HINT = "not needed: Lakeforge's Azure authentication uses it by itself";
 
 /** Settings of the Azure deployment (Bicep/ARM) kept in the same files: what each is, and what to do. */
@@ -433,6 +530,10 @@ const AZURE_KEYS: Record<string, [string, string]> = {
   AZURE_DATABRICKS_APP_ID: ["the Azure AD application id of Azure Databricks, for workspace tokens", AUTH_HINT],
   MANAGEMENT_RESOURCE_ENDPOINT: ["the Azure management endpoint, for the management-token header", AUTH_HINT],
 };
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const PRINCIPAL_TYPES = ["User", "Group", "ServicePrincipal"];
+const STORAGE_SKUS = ["Standard_LRS", "Standard_ZRS", "Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"];
 
 const GIT_HOSTS: Record<string, string> = {
   "github.com": "gitHub",
@@ -510,10 +611,16 @@ class EnvironmentConverter {
   /** Dropped secrets already reported by the part that expected them (a git token). */
   private readonly reportedSecrets = new Set<string>();
 
+  /** Pipeline_Param values the `azure:` section takes (subscription, location, resource group). */
+  private readonly azureKeys = new Map<string, unknown>();
+  private readonly roles: Obj[] = [];
+
   constructor(
     private readonly env: EnvironmentSource,
     private readonly out: Collector,
     private readonly needsReposFolder: { value: boolean },
+    /** The environment's `Bicep.parameters.json`, when found: it then gets an `azure:` section. */
+    private readonly bicep?: SourceFile,
   ) {}
 
   private at(file: SourceFile, path: JsonPath): string {
@@ -578,7 +685,10 @@ class EnvironmentConverter {
       if (KNOWN_KEYS.includes(key)) continue;
       for (const { file, value } of list) {
         const azure = AZURE_KEYS[key];
-        if (azure) this.note(file, [key], `${azure[0]}: ${brief(value)}; ${azure[1]}`);
+        if (this.bicep && AZURE_SECTION_KEYS.has(key)) this.azureKeys.set(key, value);
+        else if (this.bicep && key === "TemplateFilePath") {
+          this.note(file, [key], `the accelerator's Bicep template (${brief(value)}); replaced by the \`azure:\` section`);
+        } else if (azure) this.note(file, [key], `${azure[0]}: ${brief(value)}; ${azure[1]}`);
         else {
           this.note(
             file,
@@ -599,7 +709,8 @@ class EnvironmentConverter {
         );
       }
     }
-    return { name: this.env.name, label: this.env.label, sections: this.sections };
+    const azure = this.bicep ? this.azureSection(this.bicep) : undefined;
+    return { name: this.env.name, label: this.env.label, sections: this.sections, ...(azure ? { azure } : {}) };
   }
 
   private fieldFilter(file: SourceFile, path: JsonPath, what: string, outputs?: Set<string>) {
@@ -887,6 +998,10 @@ class EnvironmentConverter {
   }
 
   private roleAssignment(file: SourceFile, raw: unknown, path: JsonPath): void {
+    if (this.bicep) {
+      this.azureRoleAssignment(file, raw, path);
+      return;
+    }
     if (!isObj(raw)) {
       this.note(file, path, `Azure role assignment ${brief(raw)}; not converted: ${AZURE_HINT}`);
       return;
@@ -905,6 +1020,213 @@ class EnvironmentConverter {
         extra.length ? ` (also ${extra.map((k) => `${k}=${brief(raw[k], 60)}`).join(", ")})` : ""
       }; not converted: ${AZURE_HINT}`,
     );
+  }
+
+  /** `RBAC_Assignments[]` item → `azure.role_assignments` entries (one per role). */
+  private azureRoleAssignment(file: SourceFile, raw: unknown, path: JsonPath): void {
+    if (!isObj(raw)) {
+      this.note(file, path, `Azure role assignment ${brief(raw)}: expected an object; not converted`);
+      return;
+    }
+    const principal = raw.roleBeneficiaryObjID;
+    if (typeof principal !== "string" || !GUID.test(principal)) {
+      this.note(
+        file,
+        [...path, "roleBeneficiaryObjID"],
+        `expected the principal's object id (a GUID); not converted (value: ${brief(principal)})`,
+      );
+      return;
+    }
+    const type = raw.principalType;
+    if (type !== undefined && !PRINCIPAL_TYPES.includes(String(type))) {
+      this.note(
+        file,
+        [...path, "principalType"],
+        `principal type ${brief(type)}: expected ${PRINCIPAL_TYPES.join(", ")}; not converted`,
+      );
+      return;
+    }
+    let scope: "subscription" | undefined;
+    if (raw.scope !== undefined) {
+      const s = String(raw.scope);
+      if (/^subscription$/i.test(s) || /^\/subscriptions\/[^/]+\/?$/i.test(s)) scope = "subscription";
+      else if (!/^resource_?group$/i.test(s) && !/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/?$/i.test(s)) {
+        this.note(
+          file,
+          [...path, "scope"],
+          `scope ${brief(s)}: Lakeforge assigns roles on the subscription, the resource group or one of its resources; not converted`,
+        );
+        return;
+      }
+    }
+    for (const k of Object.keys(raw)) {
+      if (!["roles", "principalType", "roleBeneficiaryObjID", "Description", "scope"].includes(k)) {
+        this.note(file, [...path, k], `not a role assignment field Lakeforge knows; not copied (value: ${brief(raw[k], 60)})`);
+      }
+    }
+    const roles = Array.isArray(raw.roles) ? raw.roles : [raw.roles];
+    const who = `${type ?? "ServicePrincipal"} ${principal}`;
+    roles.forEach((role, i) => {
+      const at: JsonPath = Array.isArray(raw.roles) ? [...path, "roles", i] : [...path, "roles"];
+      if (typeof role !== "string" || role === "") {
+        this.note(file, at, `expected a role name; not converted (value: ${brief(role)})`);
+        return;
+      }
+      if (scope === "subscription" && isPrivilegedRole(role)) {
+        this.note(
+          file,
+          at,
+          `${role} at subscription scope for ${who}: refused, not converted (it can grant anyone anything in the subscription). Least-privilege equivalent: Contributor on the environment's resource group (role_assignments: [{ principal_id: ${principal}, role: Contributor }]), plus Role Based Access Control Administrator on the resource group, limited by a condition to the roles it assigns, if it creates role assignments`,
+          `RBAC_Assignments[${String(path[1])}].roles`,
+        );
+        return;
+      }
+      if (roleDefinitionGuid(role) === undefined) {
+        this.note(
+          file,
+          at,
+          `role "${role}" for ${who} is not a built-in role Lakeforge knows (a custom role?); not converted: create the role definition, then add the assignment with its GUID as \`role\``,
+          `RBAC_Assignments[${String(path[1])}].roles`,
+        );
+        return;
+      }
+      this.roles.push({
+        principal_id: principal,
+        ...(type !== undefined ? { principal_type: String(type) } : {}),
+        role,
+        ...(scope ? { scope } : {}),
+        ...(typeof raw.Description === "string" && raw.Description !== "" ? { description: escapeRefs(raw.Description) } : {}),
+      });
+    });
+  }
+
+  /**
+   * The environment's `azure:` section: the Bicep parameters of the accelerator's template
+   * (`location`, `resourceGroupName`, `workspaceName`, `pricingTier`, `storageAccountName`,
+   * `storageConfig`, `containerNames`, `loganalyticswsname`, `appInsightswsname`), the subscription
+   * of Pipeline_Param, and the role assignments.
+   */
+  private azureSection(file: SourceFile): Obj {
+    const top = file.json.value;
+    const params = isObj(top) && isObj(top.parameters) ? (top.parameters as Obj) : {};
+    if (!isObj(top) || !isObj(top.parameters)) {
+      this.note(file, [], "expected a deployment parameters file with `parameters`; its Azure settings are not converted");
+    }
+    const at = (...p: (string | number)[]): JsonPath => ["parameters", ...p];
+    const value = (k: string): unknown => (isObj(params[k]) ? (params[k] as Obj).value : undefined);
+    const text = (k: string): string | undefined => {
+      const v = value(k);
+      return typeof v === "string" && v !== "" ? escapeRefs(v) : undefined;
+    };
+    const az: Obj = {};
+
+    const sub = this.azureKeys.get("SubscriptionId");
+    if (typeof sub === "string" && GUID.test(sub)) az.subscription_id = sub;
+    else {
+      az.subscription_id = `\${env.AZURE_SUBSCRIPTION_ID}`;
+      this.out.envVar(
+        "AZURE_SUBSCRIPTION_ID",
+        "the Azure subscription the environments' infrastructure is deployed to",
+        this.env.name,
+        false,
+      );
+    }
+    const location =
+      text("location") ?? (typeof this.azureKeys.get("Location") === "string" ? this.azureKeys.get("Location") : undefined);
+    az.location = location ?? `\${env.AZURE_LOCATION}`;
+    if (location === undefined) this.out.envVar("AZURE_LOCATION", "the Azure region of the infrastructure", this.env.name, false);
+    const rg = text("resourceGroupName") ?? this.azureKeys.get("ResourceGroupName");
+    if (typeof rg === "string" && rg !== "") az.resource_group = rg;
+
+    const databricks: Obj = {};
+    if (text("workspaceName")) databricks.name = text("workspaceName");
+    const tier = value("pricingTier");
+    if (tier !== undefined) {
+      if (String(tier).toLowerCase() === "premium") databricks.sku = "premium";
+      else {
+        this.note(
+          file,
+          at("pricingTier"),
+          `pricing tier ${brief(tier)}: Lakeforge deploys premium workspaces (Unity Catalog and access control need it); not converted`,
+        );
+      }
+    }
+    if (Object.keys(databricks).length > 0) az.databricks = databricks;
+
+    az.key_vault = { sku: "premium" };
+    this.note(
+      file,
+      value("environment") !== undefined ? at("environment") : [],
+      `the accelerator's template names the Key Vault keyvault-${String(value("environment") ?? "<environment>")}-<4 characters of a hash of the resource group id> (premium, kept as \`key_vault.sku\`); Lakeforge names it from the naming pattern: set \`azure.key_vault.name\` to the existing vault's name to keep it`,
+      "Key Vault name",
+    );
+
+    const storage: Obj = {};
+    if (text("storageAccountName")) storage.name = text("storageAccountName");
+    const cfg = value("storageConfig");
+    if (isObj(cfg)) {
+      for (const [k, v] of Object.entries(cfg)) {
+        const where = at("storageConfig", "value", k);
+        if (k === "sku_name") {
+          if (STORAGE_SKUS.includes(String(v))) storage.sku = String(v);
+          else this.note(file, where, `storage SKU ${brief(v)}: expected one of ${STORAGE_SKUS.join(", ")}; not converted`);
+        } else if (k === "allowBlobPublicAccess") {
+          if (v === true)
+            this.note(
+              file,
+              where,
+              "public blob access: Lakeforge's storage account never allows it (anonymous reads stop working)",
+            );
+        } else if (k === "kind" || k === "isHnsEnabled") {
+          if ((k === "kind" && v !== "StorageV2") || (k === "isHnsEnabled" && v !== true)) {
+            this.note(
+              file,
+              where,
+              `${brief(v)}: Lakeforge always deploys an ADLS Gen2 account (StorageV2, hierarchical namespace)`,
+            );
+          }
+        } else if (k === "accessTier") {
+          if (v !== "Hot") this.note(file, where, `access tier ${brief(v)}: Lakeforge keeps the default (Hot); not converted`);
+        } else this.note(file, where, `not a storage setting Lakeforge knows; not converted (value: ${brief(v)})`);
+      }
+    }
+    const containers = value("containerNames");
+    if (value("ShouldCreateContainers") === false) storage.containers = [];
+    else if (Array.isArray(containers)) storage.containers = containers.map(String);
+    if (Object.keys(storage).length > 0) az.storage = storage;
+
+    az.log_analytics = text("loganalyticswsname") ? { name: text("loganalyticswsname") } : {};
+    az.app_insights = text("appInsightswsname") ? { name: text("appInsightswsname") } : {};
+    if (this.roles.length > 0) az.role_assignments = this.roles;
+
+    const used = new Set([
+      "location",
+      "environment",
+      "resourceGroupName",
+      "workspaceName",
+      "pricingTier",
+      "storageAccountName",
+      "storageConfig",
+      "containerNames",
+      "ShouldCreateContainers",
+      "loganalyticswsname",
+      "appInsightswsname",
+    ]);
+    for (const [k, v] of Object.entries(params)) {
+      if (used.has(k)) continue;
+      const shown = brief(isObj(v) ? v.value : v);
+      if (k === "TemplateFilePath" || k === "TemplateParamFilePath") {
+        this.note(file, at(k), `the accelerator's Bicep template files (${shown}); replaced by the \`azure:\` section`);
+      } else if (AZURE_KEYS[k]) this.note(file, at(k), `${AZURE_KEYS[k][0]}: ${shown}; ${AZURE_KEYS[k][1]}`);
+      else if (/^aml/i.test(k)) {
+        this.note(
+          file,
+          at(k),
+          `an Azure Machine Learning resource (${shown}); Lakeforge does not deploy Azure Machine Learning: not converted`,
+        );
+      } else this.note(file, at(k), `not a Bicep parameter Lakeforge knows; not converted (value: ${shown})`);
+    }
+    return az;
   }
 }
 
@@ -937,7 +1259,8 @@ export function convertDstoolkit(dir: string, options: ConvertOptions = {}): Dst
 
   const collector = new Collector();
   const needsReposFolder = { value: false };
-  const results = sources.map((s) => new EnvironmentConverter(s, collector, needsReposFolder).run());
+  const bicep = findBicepParams(layoutDir, root, sources, relativeTo, collector);
+  const results = sources.map((s) => new EnvironmentConverter(s, collector, needsReposFolder, bicep.get(s.name)).run());
 
   // Workspaces.
   const workspaces = new Map<string, unknown>();
@@ -1035,12 +1358,32 @@ export function convertDstoolkit(dir: string, options: ConvertOptions = {}): Dst
     for (const [env, value] of v.values) (envVariables.get(env) as Obj)[v.name] = value;
   }
 
+  // Azure: shared where every environment has a section and agrees, the rest per environment.
+  const azureOf = new Map(results.filter((r) => r.azure).map((r) => [r.name, r.azure as Obj]));
+  let sharedAzure: Obj | undefined;
+  const envAzure = new Map<string, Obj>(azureOf);
+  if (azureOf.size === envNames.length && envNames.length > 1) {
+    const split = splitShared(envNames.map((e) => azureOf.get(e) as Obj));
+    sharedAzure = split.shared;
+    envAzure.clear();
+    split.rest.forEach((o, i) => {
+      if (Object.keys(o).length > 0) envAzure.set(envNames[i] as string, o);
+    });
+    const files = [...new Set(envNames.map((e) => bicep.get(e)?.shown))].filter(Boolean);
+    comments.set("azure", ` Azure infrastructure, from ${files.join(", ")} and the role assignments (RBAC_Assignments)`);
+  }
+  for (const env of envAzure.keys()) {
+    comments.set(`environments.${env}.azure`, ` From ${bicep.get(env)?.shown ?? "the Bicep parameters"} and RBAC_Assignments`);
+  }
+
   // The document.
   const environments: Obj = {};
   for (const env of envNames) {
     const e: Obj = {};
     if (env === envNames[0]) e.default = true;
     e.workspace = workspaces.get(env);
+    const az = envAzure.get(env);
+    if (az) e.azure = az;
     const vars = envVariables.get(env) as Obj;
     if (Object.keys(vars).length > 0) e.variables = vars;
     const res = envResources.get(env) ?? {};
@@ -1057,6 +1400,7 @@ export function convertDstoolkit(dir: string, options: ConvertOptions = {}): Dst
     },
     ...(Object.keys(variables).length > 0 ? { variables } : {}),
     environments,
+    ...(sharedAzure ? { azure: sharedAzure } : {}),
     resources: shared,
   };
 
@@ -1088,6 +1432,33 @@ export function convertDstoolkit(dir: string, options: ConvertOptions = {}): Dst
     problems,
     text,
   };
+}
+
+/**
+ * What every value has in common (mappings compared key by key, anything else as a whole), and
+ * what each value has besides.
+ */
+function splitShared(values: Obj[]): { shared: Obj; rest: Obj[] } {
+  const shared: Obj = {};
+  const rest: Obj[] = values.map(() => ({}));
+  const keys = [...new Set(values.flatMap((v) => Object.keys(v)))];
+  for (const k of keys) {
+    const vs = values.map((v) => v[k]);
+    const everywhere = vs.every((v) => v !== undefined);
+    if (everywhere && vs.every((v) => canonical(v) === canonical(vs[0]))) shared[k] = vs[0];
+    else if (everywhere && vs.every((v) => isObj(v))) {
+      const sub = splitShared(vs as Obj[]);
+      if (Object.keys(sub.shared).length > 0) shared[k] = sub.shared;
+      sub.rest.forEach((o, i) => {
+        if (Object.keys(o).length > 0) (rest[i] as Obj)[k] = o;
+      });
+    } else {
+      vs.forEach((v, i) => {
+        if (v !== undefined) (rest[i] as Obj)[k] = v;
+      });
+    }
+  }
+  return { shared, rest };
 }
 
 const SUBJECT_ORDER = [...KNOWN_KEYS, ...Object.keys(AZURE_KEYS)];
@@ -1177,7 +1548,13 @@ function checkOutput(text: string, envs: string[], envVars: EnvironmentVariable[
     const file = join(dir, "lakeforge.yaml");
     writeFileAtomic(file, text, 0o644);
     const env: Record<string, string> = {};
-    for (const v of envVars) env[v.name] = v.name.endsWith("_DATABRICKS_HOST") ? "https://placeholder.invalid" : "placeholder";
+    for (const v of envVars) {
+      env[v.name] = v.name.endsWith("_DATABRICKS_HOST")
+        ? "https://placeholder.invalid"
+        : v.name.endsWith("_SUBSCRIPTION_ID")
+          ? "00000000-0000-0000-0000-000000000000"
+          : "placeholder";
+    }
     const seen = new Set<string>();
     const out: string[] = [];
     for (const environment of envs) {

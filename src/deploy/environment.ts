@@ -1,56 +1,44 @@
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TokenCredential } from "@azure/identity";
 import type { SecretClientOptions } from "@azure/keyvault-secrets";
 import { type AzureCredential, type AzureCredentialOptions, azureCredential } from "../clients/azure/credential.js";
 import { KeyVaultError, KeyVaultReader, keyVaultRefKey } from "../clients/azure/keyvault.js";
 import { DatabricksClient, resolveDatabricksAuth } from "../clients/databricks/index.js";
-import type { HttpHook } from "../clients/http.js";
 import { loadConfig } from "../config/config.js";
 import { ConfigError, type ConfigIssue } from "../config/errors.js";
-import { KeyVaultSecret, replaceKeyVaultSecrets, specCodec, splitSensitive } from "../config/refs.js";
+import { KeyVaultSecret, replaceKeyVaultSecrets, splitSensitive } from "../config/refs.js";
 import type { ResolvedConfig, ResolvedResource } from "../config/resolve.js";
-import { apply, destroyPlan, type EngineOptions, type ProgressEvent, plan } from "../engine/engine.js";
+import { apply, destroyPlan, plan } from "../engine/engine.js";
 import { emptyState, type StateFile } from "../engine/state.js";
 import { addressOf, type Plan } from "../engine/types.js";
-import { WorkspaceLock, WorkspaceStateBackend } from "../engine/workspace-state.js";
 import { UserError } from "../lib/errors.js";
 import { Secret } from "../lib/secret.js";
-import { type DatabricksCtx, databricksAdapters } from "../resources/databricks/index.js";
-import { type RunningWorkspace, startWorkspace } from "../workspace/server.js";
+import { type LocalWorkspaceClient, openLocalWorkspace } from "../workspace/connect.js";
+import { type OpenDeployment, type OpenDeploymentOptions, workspaceDeployment } from "./workspace.js";
 
 /**
  * One environment opened for plan / apply / destroy: its configuration, a client for its workspace
  * (the local workspace, started on demand, when it names none), its state and its lock.
  */
-export interface OpenEnvironment {
+export interface OpenEnvironment extends OpenDeployment {
   config: ResolvedConfig;
-  client: DatabricksClient;
-  host: string;
-  state: WorkspaceStateBackend;
-  lock: WorkspaceLock;
-  engine: EngineOptions<DatabricksCtx>;
-  configFingerprint: string;
-  close(): Promise<void>;
 }
 
-export interface OpenOptions {
+/** `localDataDir` serves when the environment's workspace is the local one. */
+export interface OpenOptions extends OpenDeploymentOptions {
   /** `lakeforge.yaml` or the folder holding it. */
   target: string;
   environment?: string;
-  variables?: Record<string, string>;
-  env?: Record<string, string | undefined>;
-  concurrency?: number;
-  progress?: (e: ProgressEvent) => void;
-  /** Observes every HTTP request (method, path, status; never bodies). */
-  httpHook?: HttpHook;
-  /** Where the local workspace keeps its data when an environment targets it. */
-  localDataDir?: string;
   /** How `azure_key_vault` secret sources are read (default: the Azure credential from `env`). */
   keyVault?: KeyVaultAccess;
   /** Outputs of the environment's Azure infrastructure, for `${azure.*}` references. */
   azureOutputs?: Readonly<Record<string, string>>;
+  /**
+   * For plans only: references to outputs of Azure infrastructure not deployed yet are planned as
+   * known after apply instead of refused (the workspace target itself must not need them).
+   */
+  pendingAzureOutputs?: boolean;
 }
 
 /** Where state and the lock live in the workspace for an environment. */
@@ -67,25 +55,21 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
     ...(opts.azureOutputs ? { azureOutputs: opts.azureOutputs } : {}),
     env,
   });
-  if (config.azure && config.azure.pending.length > 0) {
+  const waiting = opts.pendingAzureOutputs ? config.azure?.workspacePending : config.azure?.pending;
+  if (config.azure && waiting && waiting.length > 0) {
     throw new UserError(
-      `environment ${config.environment} uses \${azure.${config.azure.pending[0]}} but its Azure infrastructure is not deployed`,
+      `environment ${config.environment} uses \${azure.${waiting[0]}} but its Azure infrastructure is not deployed`,
       `run lakeforge apply -e ${config.environment} (it deploys the infrastructure first) or lakeforge infra apply -e ${config.environment}`,
     );
   }
   await fetchKeyVaultSecrets(config, opts.keyVault, env);
-  let local: RunningWorkspace | undefined;
+  let local: LocalWorkspaceClient | undefined;
   let client: DatabricksClient;
   const hooks = opts.httpHook ? { hooks: [opts.httpHook] } : {};
   if (config.workspace.type === "local") {
     const dataDir = opts.localDataDir ?? join(config.root, ".lakeforge", "workspace");
-    const running = reuseRunningWorkspace(dataDir);
-    if (running) {
-      client = new DatabricksClient({ host: running.url, auth: staticToken(running.token), ...hooks });
-    } else {
-      local = await startWorkspace({ dataDir, port: 0 });
-      client = new DatabricksClient({ host: local.url, auth: staticToken(local.token), ...hooks });
-    }
+    local = await openLocalWorkspace(dataDir, hooks);
+    client = local.client;
   } else {
     const w = config.workspace;
     const auth = await resolveDatabricksAuth({
@@ -102,21 +86,14 @@ export async function openEnvironment(opts: OpenOptions): Promise<OpenEnvironmen
   }
   const root = stateRoot(config);
   const cacheFile = join(config.root, ".lakeforge", "state", `${config.environment}.json`);
-  const state = new WorkspaceStateBackend(client, root, cacheFile);
   return {
     config,
-    client,
-    host: client.host,
-    state,
-    lock: new WorkspaceLock(client, root),
-    engine: {
-      adapters: databricksAdapters(),
-      ctx: { client },
-      codec: specCodec,
+    ...workspaceDeployment(client, {
+      root,
+      cacheFile,
       ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
-      saveState: (s) => state.save(s),
       ...(opts.progress ? { progress: opts.progress } : {}),
-    },
+    }),
     configFingerprint: fingerprintConfig(config),
     close: async () => {
       await local?.stop();
@@ -191,26 +168,6 @@ export async function fetchKeyVaultSecrets(
     return got;
   };
   for (const r of config.resources) r.spec = await replaceKeyVaultSecrets(r.spec, lookup);
-}
-
-/** A local workspace already serving this data directory (its lock names a live process and URL). */
-function reuseRunningWorkspace(dataDir: string): { url: string; token: string } | undefined {
-  const lockFile = join(dataDir, "server.lock");
-  const tokenFile = join(dataDir, "admin-token");
-  if (!existsSync(lockFile) || !existsSync(tokenFile)) return undefined;
-  try {
-    const lock = JSON.parse(readFileSync(lockFile, "utf8")) as { pid?: number; url?: string };
-    if (!lock.pid || !lock.url) return undefined;
-    process.kill(lock.pid, 0);
-    return { url: lock.url, token: readFileSync(tokenFile, "utf8").trim() };
-  } catch {
-    return undefined;
-  }
-}
-
-function staticToken(token: string) {
-  const header = { Authorization: `Bearer ${token}` };
-  return async () => header;
 }
 
 /**

@@ -223,6 +223,25 @@ const SAME_REPO = "github.event.pull_request.head.repo.full_name == github.repos
 const workflowEnv = (s: Strategy) =>
   ["env:", `  LAKEFORGE_VERSION: ${JSON.stringify(s.lakeforgeVersion)}`, '  NO_COLOR: "1"'].join("\n");
 
+/** A workflow file: what it does, its name and triggers, no default token permissions, Lakeforge's settings, its jobs. */
+function workflow(s: Strategy, w: { about: string; name: string; on: string[]; concurrency?: string[]; jobs: string[] }): string {
+  return [
+    header(s, w.about),
+    `name: ${w.name}`,
+    "",
+    "on:",
+    ...w.on,
+    "",
+    "permissions: {}",
+    "",
+    ...(w.concurrency ? [...w.concurrency, ""] : []),
+    workflowEnv(s),
+    "",
+    "jobs:",
+    w.jobs.map((j) => indent(j, 2)).join("\n\n"),
+  ].join("\n");
+}
+
 function planWorkflow(s: Strategy): string {
   const main = environmentOf(s, s.deploy.main);
   const release = environmentOf(s, s.deploy.release[0] as string);
@@ -237,35 +256,18 @@ function planWorkflow(s: Strategy): string {
       timeout: 30,
       steps: `${planSteps(s, env)}\n${commentStep(env)}`,
     });
-  return [
-    header(
-      s,
-      `Plans: a pull request into ${s.mainBranch} validates and plans ${main.name}; a pull request into ${s.releaseBranch} plans ${release.name}.`,
-    ),
-    "name: Lakeforge plan",
-    "",
-    "on:",
-    "  pull_request:",
-    "    branches:",
-    `      - ${q(s.mainBranch)}`,
-    `      - ${q(s.releaseBranch)}`,
-    "",
-    "permissions: {}",
-    "",
-    "# A new push to the pull request replaces the plan in progress (plans change nothing).",
-    "concurrency:",
-    `  group: ${s.concurrencyPrefix}-plan-\${{ github.event.pull_request.number }}`,
-    "  cancel-in-progress: true",
-    "",
-    workflowEnv(s),
-    "",
-    "jobs:",
-    indent(checksJob(s), 2),
-    "",
-    indent(planJob(main, prInto(s.mainBranch)), 2),
-    "",
-    indent(planJob(release, prIntoRelease(s)), 2),
-  ].join("\n");
+  return workflow(s, {
+    about: `Plans: a pull request into ${s.mainBranch} validates and plans ${main.name}; a pull request into ${s.releaseBranch} plans ${release.name}.`,
+    name: "Lakeforge plan",
+    on: ["  pull_request:", "    branches:", `      - ${q(s.mainBranch)}`, `      - ${q(s.releaseBranch)}`],
+    concurrency: [
+      "# A new push to the pull request replaces the plan in progress (plans change nothing).",
+      "concurrency:",
+      `  group: ${s.concurrencyPrefix}-plan-\${{ github.event.pull_request.number }}`,
+      "  cancel-in-progress: true",
+    ],
+    jobs: [checksJob(s), planJob(main, prInto(s.mainBranch)), planJob(release, prIntoRelease(s))],
+  });
 }
 
 function applyJob(s: Strategy, env: PipelineEnvironment, needs: string[], condition: string): string {
@@ -308,28 +310,19 @@ function deployWorkflow(s: Strategy): string {
   );
   jobs.push(applyJob(s, tag, ["release-tag"], onTag));
   const releaseList = s.deploy.release.join(" then ");
-  return [
-    header(
-      s,
-      `Deployments: a merge into ${s.mainBranch} applies ${main.name}; a push to ${s.releaseBranch} applies ${releaseList}; a ${s.tags} tag on a release branch applies ${tag.name}.`,
-    ),
-    "name: Lakeforge deploy",
-    "",
-    "on:",
-    "  push:",
-    "    branches:",
-    `      - ${q(s.mainBranch)}`,
-    `      - ${q(s.releaseBranch)}`,
-    "    tags:",
-    `      - ${q(s.tags)}`,
-    "",
-    "permissions: {}",
-    "",
-    workflowEnv(s),
-    "",
-    "jobs:",
-    jobs.map((j) => indent(j, 2)).join("\n\n"),
-  ].join("\n");
+  return workflow(s, {
+    about: `Deployments: a merge into ${s.mainBranch} applies ${main.name}; a push to ${s.releaseBranch} applies ${releaseList}; a ${s.tags} tag on a release branch applies ${tag.name}.`,
+    name: "Lakeforge deploy",
+    on: [
+      "  push:",
+      "    branches:",
+      `      - ${q(s.mainBranch)}`,
+      `      - ${q(s.releaseBranch)}`,
+      "    tags:",
+      `      - ${q(s.tags)}`,
+    ],
+    jobs,
+  });
 }
 
 function manualWorkflow(s: Strategy): string {
@@ -349,35 +342,29 @@ function manualWorkflow(s: Strategy): string {
       }),
     );
   }
-  return [
-    header(s, "Manual runs: plan or apply any environment (Actions > Lakeforge manual run > Run workflow)."),
-    "name: Lakeforge manual run",
-    "",
-    "on:",
-    "  workflow_dispatch:",
-    "    inputs:",
-    "      environment:",
-    "        description: Environment",
-    "        type: choice",
-    "        required: true",
-    "        options:",
-    ...names.map((n) => `          - ${q(n)}`),
-    "      operation:",
-    "        description: Plan only, or plan and apply",
-    "        type: choice",
-    "        required: true",
-    "        default: plan",
-    "        options:",
-    "          - plan",
-    "          - apply",
-    "",
-    "permissions: {}",
-    "",
-    workflowEnv(s),
-    "",
-    "jobs:",
-    jobs.map((j) => indent(j, 2)).join("\n\n"),
-  ].join("\n");
+  return workflow(s, {
+    about: "Manual runs: plan or apply any environment (Actions > Lakeforge manual run > Run workflow).",
+    name: "Lakeforge manual run",
+    on: [
+      "  workflow_dispatch:",
+      "    inputs:",
+      "      environment:",
+      "        description: Environment",
+      "        type: choice",
+      "        required: true",
+      "        options:",
+      ...names.map((n) => `          - ${q(n)}`),
+      "      operation:",
+      "        description: Plan only, or plan and apply",
+      "        type: choice",
+      "        required: true",
+      "        default: plan",
+      "        options:",
+      "          - plan",
+      "          - apply",
+    ],
+    jobs,
+  });
 }
 
 /** The workflow files for a strategy, in a fixed order. */

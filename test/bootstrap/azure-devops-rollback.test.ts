@@ -70,7 +70,8 @@ describe("Azure DevOps bootstrap through the orchestrator", () => {
     fake = s.fake;
     await bootstrap(azureDevopsProvider(), s.ctx(), request(s.canaries, { name: "probe" }), { state: memoryState().backend });
     const total = s.fake.writes();
-    expect(total).toBe(14);
+    // 14 objects and the pipelines' permissions on 2 variable groups and 2 environments.
+    expect(total).toBe(18);
 
     let rolledBack = 0;
     for (let n = 0; n < total; n++) {

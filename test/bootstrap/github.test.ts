@@ -61,11 +61,29 @@ describe("GitHub bootstrap against the OpenAPI-checked fake", () => {
     expect(repo.git.file("refs/heads/main", ".github/CODEOWNERS")?.toString()).toBe("* @acme/ml-admins\n");
     expect(repo.git.file("refs/heads/main", "README.md")?.toString()).toBe("# churn-model\n");
     expect(repo.git.refs.get("refs/heads/release")).toBe(repo.git.refs.get("refs/heads/main"));
-    expect([...repo.protection.keys()].sort()).toEqual(["main", "release"]);
-    expect(repo.protection.get("main")).toMatchObject({
-      required_pull_request_reviews: { required_approving_review_count: 1, require_code_owner_reviews: true },
-      allow_force_pushes: false,
+    // Both branches protected by repository rulesets (the default): pull requests with a review, no force push or deletion.
+    expect(repo.protection.size).toBe(0);
+    const rulesets = [...repo.rulesets.values()].sort((a, b) => a.name.localeCompare(b.name));
+    expect(rulesets.map((x) => x.name)).toEqual(["lakeforge: main", "lakeforge: release"]);
+    expect(rulesets[0]).toMatchObject({
+      target: "branch",
+      enforcement: "active",
+      conditions: { ref_name: { include: ["refs/heads/main"], exclude: [] } },
     });
+    expect(rulesets[0]?.rules).toEqual([
+      { type: "deletion" },
+      { type: "non_fast_forward" },
+      {
+        type: "pull_request",
+        parameters: {
+          required_approving_review_count: 1,
+          dismiss_stale_reviews_on_push: true,
+          require_code_owner_review: true,
+          require_last_push_approval: false,
+          required_review_thread_resolution: false,
+        },
+      },
+    ]);
     expect(repo.oidc).toEqual({ use_default: false, include_claim_keys: ["repo", "context"] });
   });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
@@ -64,6 +64,10 @@ async function cli(env: Record<string, string>, ...args: string[]) {
     "LAKEFORGE_GITHUB_THROTTLE",
     "GITHUB_ADMINS_GROUP",
     "GITHUB_CONTRIBUTOR_GROUP",
+    "GITHUB_APP_ID",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_APP_PRIVATE_KEY_FILE",
+    "GITHUB_APP_INSTALLATION_ID",
   ])
     delete process.env[k];
   Object.assign(process.env, env);
@@ -163,6 +167,72 @@ describe("lakeforge init --forge github", () => {
     expect(s.fake.repo("octo", "demo")).toBeDefined();
     expect(existsSync(githubStatePath(forgeDir, "octo", "demo"))).toBe(true);
     expectNoSecret(dry.stdout + dry.stderr + real.stdout + real.stderr, [...Object.values(CANARIES), s.token]);
+  });
+
+  it("authenticates as a GitHub App installation, protects with rulesets, and leaks neither key nor token", async () => {
+    const s = await setup();
+    const app = s.fake.addApp("lakeforge-bot", "acme");
+    s.fake.installApp(app.id, "acme", {
+      administration: "write",
+      contents: "write",
+      environments: "write",
+      secrets: "write",
+      actions_variables: "write",
+      workflows: "write",
+      members: "read",
+    });
+    const keyDir = fresh();
+    mkdirSync(keyDir);
+    const keyFile = join(keyDir, "app.pem");
+    writeFileSync(keyFile, app.privateKeyPem, { mode: 0o600 });
+    const { GITHUB_TOKEN: _token, ...base } = s.env;
+    const env = {
+      ...base,
+      GITHUB_APP_ID: String(app.id),
+      GITHUB_APP_PRIVATE_KEY_FILE: keyFile,
+      GITHUB_ADMINS_GROUP: "ml-admins",
+      DATABRICKS_CI_CLIENT_ID: "99999999-2222-3333-4444-555555555555",
+      DATABRICKS_CI_CLIENT_SECRET: `canary-ci-${randomBytes(8).toString("hex")}`,
+    };
+    const dir = fresh();
+    const forgeDir = fresh();
+    const args = ["init", "demo", "--forge", "github", "--org", "acme", "--no-input", "--ci-auth", "oauth_m2m"];
+    const first = await cli(env, ...args, "--dir", dir, "--forge-dir", forgeDir, "--json");
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout).forge).toMatchObject({ repository: "acme/demo", auth: "github-app", applied: true });
+    const repo = s.fake.repo("acme", "demo");
+    expect([...(repo?.rulesets.values() ?? [])].map((r) => r.name).sort()).toEqual(["lakeforge: main", "lakeforge: release"]);
+    // The pull-request validation job's CI identity, at repository level.
+    expect(repo?.variables.get("DATABRICKS_CLIENT_ID")?.value).toBe(env.DATABRICKS_CI_CLIENT_ID);
+    expect(s.fake.decryptRepositorySecret("acme", "demo", "DATABRICKS_CLIENT_SECRET")).toBe(env.DATABRICKS_CI_CLIENT_SECRET);
+
+    // The same key given inline (newlines escaped, as some secret stores keep it) converges with no write.
+    const { GITHUB_APP_PRIVATE_KEY_FILE: _file, ...inlineBase } = env;
+    const inline = { ...inlineBase, GITHUB_APP_PRIVATE_KEY: app.privateKeyPem.replace(/\n/g, "\\n") };
+    const before =
+      writesOf(s.fake) - s.fake.requests.filter((r) => r.operationId === "apps/create-installation-access-token").length;
+    const again = await cli(inline, ...args, "--dir", dir, "--forge-dir", forgeDir, "--force", "--json");
+    expect(again.code, again.stderr).toBe(0);
+    const after =
+      writesOf(s.fake) - s.fake.requests.filter((r) => r.operationId === "apps/create-installation-access-token").length;
+    expect(after).toBe(before);
+
+    const keyLines = app.privateKeyPem.split("\n").filter((l) => l.length > 20 && !l.startsWith("-----"));
+    const texts = [
+      first.stdout,
+      first.stderr,
+      again.stdout,
+      again.stderr,
+      readFileSync(githubStatePath(forgeDir, "acme", "demo"), "utf8"),
+      ...s.fake.requests.map((r) => r.url),
+    ].join("\n");
+    expectNoSecret(texts, [...keyLines, ...s.fake.installationTokens, env.DATABRICKS_CI_CLIENT_SECRET]);
+
+    // A key that is not PEM fails before anything is rendered or written.
+    const bad = await cli({ ...inline, GITHUB_APP_PRIVATE_KEY: "not-a-key" }, ...args, "--dir", fresh(), "--forge-dir", forgeDir);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("GITHUB_APP_PRIVATE_KEY: not a PEM private key");
+    expect(bad.stderr).not.toContain("not-a-key");
   });
 
   it("needs GITHUB_TOKEN and a valid one, before writing anything", async () => {

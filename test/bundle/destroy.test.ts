@@ -5,10 +5,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabricksClient } from "../../src/clients/databricks/client.js";
 import { type RunningWorkspace, startWorkspace } from "../../src/workspace/server.js";
+import { runCli } from "../support/cli.js";
 
 type Obj = Record<string, unknown>;
 
@@ -34,27 +34,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-async function lakeforge(...args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = "";
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((x) => {
-    stderr += String(x);
-    return true;
-  });
-  const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
-  const saved = { ...process.env };
-  for (const k of Object.keys(process.env)) if (k.startsWith("DATABRICKS_")) delete process.env[k];
-  Object.assign(process.env, { DATABRICKS_TOKEN: ws.token, DATABRICKS_CONFIG_FILE: join(work, "none") });
-  process.exitCode = undefined;
-  try {
-    return { code: await main(["node", "lakeforge", ...args]), stderr };
-  } finally {
-    err.mockRestore();
-    out.mockRestore();
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    process.exitCode = undefined;
-  }
-}
+const lakeforge = (...args: string[]) =>
+  runCli(args, { env: { DATABRICKS_TOKEN: ws.token, DATABRICKS_CONFIG_FILE: join(work, "none") } });
 
 const activeExperiments = async () =>
   (await api.listAll<Obj>("/api/2.0/mlflow/experiments/search", { max_results: 100 }, "experiments"))

@@ -11,14 +11,15 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } 
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { deployBundle, openBundle } from "../../src/bundle/deploy.js";
-import { main } from "../../src/cli/main.js";
 import { DatabricksClient } from "../../src/clients/databricks/client.js";
 import { resolveOptions } from "../../src/template/input.js";
 import { initProject } from "../../src/template/project.js";
 import { type RunningWorkspace, startWorkspace } from "../../src/workspace/server.js";
+import { runCli } from "../support/cli.js";
 import { isolatedCliEnv } from "../support/databricks-cli.js";
+import { finished } from "../support/process.js";
 import { differences, snapshot } from "./snapshot.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -69,53 +70,17 @@ async function side(name: string, from?: Side): Promise<Side> {
 /** Settings for Lakeforge: the workspace's token, nothing from the machine running the suite. */
 const lakeforgeEnv = (s: Side) => ({ DATABRICKS_TOKEN: s.ws.token, HOME: work, DATABRICKS_CONFIG_FILE: join(work, "none") });
 
-function databricks(args: string[], s: Side): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((res, rej) => {
-    const child = spawn(CLI, args, {
+const databricks = (args: string[], s: Side) =>
+  finished(
+    spawn(CLI, args, {
       cwd: s.dir,
       env: isolatedCliEnv({ home: work, url: s.ws.url, token: s.ws.token }),
       stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", rej);
-    child.on("close", (code) => res({ code, stdout, stderr }));
-  });
-}
+    }),
+  );
 
 /** Runs the Lakeforge CLI in this process against a side's workspace, capturing its output. */
-async function lakeforge(s: Side, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((x) => {
-    stdout += String(x);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((x) => {
-    stderr += String(x);
-    return true;
-  });
-  const saved = { ...process.env };
-  for (const k of Object.keys(process.env)) if (k.startsWith("DATABRICKS_")) delete process.env[k];
-  Object.assign(process.env, lakeforgeEnv(s));
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
-    Object.assign(process.env, saved);
-    process.exitCode = undefined;
-  }
-}
+const lakeforge = (s: Side, ...args: string[]) => runCli(args, { env: lakeforgeEnv(s) });
 
 interface Logged {
   method: string;

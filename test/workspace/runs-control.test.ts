@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../support/process.js";
 import {
   type Api,
   createJob,
@@ -19,15 +20,6 @@ import {
 /* Failures, run_if, cancel, retries, timeouts, queueing, repair, secrets, persistence. */
 
 const DIR = "/Workspace/Users/admin@lakeforge.local/ctl";
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const py = (key: string, path: string, extra: Record<string, unknown> = {}) => ({
   task_key: key,

@@ -22,15 +22,9 @@ describe.skipIf(!HAVE_RUNTIME)(
     let api: Api;
     beforeAll(async () => {
       api = await startRunsWorkspace();
-      await api.ok("POST", "/api/2.0/workspace/mkdirs", { path: `${DIR}/dist` });
       for (const name of ["lfpip", "lfenv"]) {
         const wheel = makeWheel(name, "0.1.0", { [`${name}/__init__.py`]: `NAME = '${name}'\n` });
-        await api.ok("POST", "/api/2.0/workspace/import", {
-          path: `${DIR}/dist/${name}-0.1.0-py3-none-any.whl`,
-          format: "AUTO",
-          overwrite: true,
-          content: wheel.toString("base64"),
-        });
+        await putFile(api, `${DIR}/dist/${name}-0.1.0-py3-none-any.whl`, wheel);
       }
     });
     afterAll(async () => api?.ws.stop());

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { zip } from "../../src/workspace/server/workspace.js";
 import { type RunningWorkspace, startWorkspace, type WorkspaceOptions } from "../../src/workspace/server.js";
 
 /** Helpers for the job-run suites: a workspace whose tasks run on the ML project's Python (pyspark, mlflow, pandas). */
@@ -45,7 +46,7 @@ export async function startRunsWorkspace(options: WorkspaceOptions = {}): Promis
 }
 
 /** Writes a workspace file (or a notebook, when the content starts with the notebook header). */
-export async function putFile(api: Api, path: string, content: string): Promise<void> {
+export async function putFile(api: Api, path: string, content: string | Buffer): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf("/"));
   await api.ok("POST", "/api/2.0/workspace/mkdirs", { path: dir });
   await api.ok("POST", "/api/2.0/workspace/import", {
@@ -110,51 +111,5 @@ export function makeWheel(name: string, version: string, files: Record<string, s
   all[`${info}/RECORD`] = `${Object.keys(all)
     .map((p) => `${p},,`)
     .join("\n")}\n${info}/RECORD,,\n`;
-  return storedZip(Object.entries(all).map(([n, d]) => ({ name: n, data: Buffer.from(d) })));
-}
-
-function crc32(buf: Buffer): number {
-  let c = ~0;
-  for (const b of buf) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-
-function storedZip(entries: { name: string; data: Buffer }[]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const e of entries) {
-    const name = Buffer.from(e.name);
-    const crc = crc32(e.data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(e.data.length, 18);
-    local.writeUInt32LE(e.data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    locals.push(local, name, e.data);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(e.data.length, 20);
-    central.writeUInt32LE(e.data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += 30 + name.length + e.data.length;
-  }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, ...centrals, end]);
+  return zip(Object.entries(all).map(([n, d]) => ({ name: n, data: Buffer.from(d) })));
 }

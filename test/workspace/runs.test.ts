@@ -202,12 +202,7 @@ describe.skipIf(!HAVE_RUNTIME)(`job runs: task types ${HAVE_RUNTIME ? "" : `(ski
       "lfdemo/__init__.py":
         "import sys\n\ndef main():\n    print('wheel main', sys.argv[1:])\n    dbutils.jobs.taskValues.set('wheel', 'ran')\n",
     });
-    await api.ok("POST", "/api/2.0/workspace/mkdirs", { path: `${DIR}/dist` });
-    await api.ok("POST", "/api/2.0/workspace/import", {
-      path: `${DIR}/dist/lfdemo-0.1.0-py3-none-any.whl`,
-      format: "AUTO",
-      content: wheel.toString("base64"),
-    });
+    await putFile(api, `${DIR}/dist/lfdemo-0.1.0-py3-none-any.whl`, wheel);
     const jobId = await createJob(api, {
       name: "wheel",
       tasks: [

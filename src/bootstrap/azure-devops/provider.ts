@@ -10,6 +10,7 @@ import { branchOf, repositoryByName } from "./resources/common.js";
 import { approvalCheckAdapter, environmentAdapter } from "./resources/environment.js";
 import { blobsOf, filesAdapter, head } from "./resources/files.js";
 import { pipelineAdapter } from "./resources/pipeline.js";
+import { pipelinePermissionAdapter } from "./resources/pipeline-permission.js";
 import { repositoryAdapter } from "./resources/repository.js";
 import { variableGroupAdapter } from "./resources/variable-group.js";
 
@@ -47,6 +48,7 @@ export const AZURE_DEVOPS_KINDS = [
   "azure-devops.approval_check",
   "azure-devops.pipeline",
   "azure-devops.branch_policy",
+  "azure-devops.pipeline_permission",
 ] as const;
 
 const ref = (kind: string, name: string): Ref => ({ kind, name, field: "id" });
@@ -63,7 +65,8 @@ export function azureDevopsNames(req: BootstrapRequest) {
   return {
     group: (env: string) => `${req.name}-${env}`,
     environment: (env: string) => `${req.name}-${env}`,
-    sharedGroup: `${req.name}-shared`,
+    /** The group the pull-request pipeline's validation job reads: repository-level values and secrets. */
+    ciGroup: `${req.name}-ci`,
     folder: `\\${req.name}`,
     pipelines,
   };
@@ -129,6 +132,8 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         if (await environmentAdapter.find(ctx, { project, name: names.environment(env.name) }))
           taken.push(`environment ${names.environment(env.name)}`);
       }
+      if (Object.keys(req.variables).length > 0 || Object.keys(req.secrets ?? {}).length > 0)
+        if (await variableGroupAdapter.find(ctx, { project, name: names.ciGroup })) taken.push(`variable group ${names.ciGroup}`);
       for (const p of names.pipelines)
         if (await pipelineAdapter.find(ctx, { project, name: p.name, folder: names.folder }))
           taken.push(`pipeline ${names.folder}\\${p.name}`);
@@ -199,8 +204,12 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
       spec: { project, name, description, variables, secrets, secretNames: Object.keys(secrets).sort() },
       dependsOn: repoRef,
     });
-    if (Object.keys(req.variables).length > 0)
-      out.push(group(names.sharedGroup, `Shared values of ${req.name} (Lakeforge)`, req.variables, {}));
+    const repoSecrets = req.secrets ?? {};
+    const hasCiGroup = Object.keys(req.variables).length > 0 || Object.keys(repoSecrets).length > 0;
+    if (hasCiGroup)
+      out.push(
+        group(names.ciGroup, `CI values of ${req.name}, read outside any environment (Lakeforge)`, req.variables, repoSecrets),
+      );
     for (const env of req.environments) {
       out.push(group(names.group(env.name), `${env.name} values of ${req.name} (Lakeforge)`, env.variables, env.secrets));
       const envName = names.environment(env.name);
@@ -237,6 +246,24 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         // The file must be on the default branch; the groups and environments it names should exist first.
         dependsOn: [ref("azure-devops.branch", req.defaultBranch), ...envRefs],
       });
+    // Authorise the repository's pipelines for the groups and environments they use, so their first
+    // run does not wait for a project administrator to permit them.
+    if (names.pipelines.length > 0) {
+      const pipelineNames = names.pipelines.map((p) => p.name);
+      const pipelineRefs = names.pipelines.map((p) => ref("azure-devops.pipeline", p.base));
+      const permit = (resourceType: "variablegroup" | "environment", resourceName: string, resource: Ref) =>
+        out.push({
+          kind: "azure-devops.pipeline_permission",
+          name: `${resourceType}/${resourceName}`,
+          spec: { project, resourceType, resourceName, folder: names.folder, pipelines: pipelineNames },
+          dependsOn: [resource, ...pipelineRefs],
+        });
+      if (hasCiGroup) permit("variablegroup", names.ciGroup, ref("azure-devops.variable_group", names.ciGroup));
+      for (const env of req.environments) {
+        permit("variablegroup", names.group(env.name), ref("azure-devops.variable_group", names.group(env.name)));
+        permit("environment", names.environment(env.name), ref("azure-devops.environment", env.name));
+      }
+    }
     const validation =
       options.buildValidation === false ? undefined : names.pipelines.find((p) => p.base === (options.buildValidation ?? "ci"));
     for (const branch of new Set([req.defaultBranch, req.releaseBranch])) {
@@ -274,6 +301,7 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         approvalCheckAdapter,
         pipelineAdapter,
         branchPolicyAdapter,
+        pipelinePermissionAdapter,
       ].map((a) => [a.kind, a]),
     );
 

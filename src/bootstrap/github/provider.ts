@@ -1,15 +1,16 @@
 import type { DesiredResource, Ref, ResourceAdapter } from "../../engine/types.js";
 import { UserError } from "../../lib/errors.js";
 import type { BootstrapRequest, ForgeProvider, PreflightIssue } from "../types.js";
-import { type GithubCtx, gh, ghMaybe, viewerLogin } from "./context.js";
+import { type GithubCtx, type GithubInstallation, gh, ghMaybe, resolveInstallation, viewerLogin } from "./context.js";
 import { FileSet } from "./fileset.js";
 import { branchAdapter } from "./resources/branch.js";
 import { branchProtectionAdapter } from "./resources/branch-protection.js";
 import { canonicalReviewer, environmentAdapter, isTeamReviewer } from "./resources/environment.js";
-import { environmentSecretAdapter } from "./resources/environment-secret.js";
+import { environmentSecretAdapter, repositorySecretAdapter } from "./resources/environment-secret.js";
 import { filesAdapter } from "./resources/files.js";
 import { oidcSubjectAdapter } from "./resources/oidc-subject.js";
 import { repositoryAdapter } from "./resources/repository.js";
+import { RULESET_PREFIX, rulesetAdapter } from "./resources/ruleset.js";
 import { teamAccessAdapter } from "./resources/team-access.js";
 import { environmentVariableAdapter, repositoryVariableAdapter } from "./resources/variable.js";
 
@@ -26,8 +27,18 @@ export interface GithubProviderOptions {
   markerTopic?: string;
   /** Message of the commit holding the project. Default "Initial project from Lakeforge". */
   commitMessage?: string;
-  /** Branch protection of the default and release branches. */
-  protection?: { requiredApprovals?: number; enforceAdmins?: boolean; requiredChecks?: string[] };
+  /**
+   * Protection of the default and release branches: repository rulesets (`kind: "rulesets"`, the
+   * default) or classic branch protection (`"branch-protection"`). Either way pull requests with
+   * `requiredApprovals` approving reviews, no force pushes, no deletion, and the `requiredChecks`.
+   * `enforceAdmins: false` (default) lets repository admins bypass.
+   */
+  protection?: {
+    kind?: "rulesets" | "branch-protection";
+    requiredApprovals?: number;
+    enforceAdmins?: boolean;
+    requiredChecks?: string[];
+  };
   /**
    * Write `.github/CODEOWNERS` naming the teams with admin or maintain permission, unless the
    * project has a CODEOWNERS file of its own. Default true.
@@ -45,6 +56,8 @@ export const GITHUB_KINDS = [
   "github.files",
   "github.branch",
   "github.branch_protection",
+  "github.ruleset",
+  "github.secret",
   "github.oidc_subject",
 ] as const;
 
@@ -62,6 +75,57 @@ function neededScopes(req: BootstrapRequest, isOrg: boolean): { scope: string; a
   return out;
 }
 
+const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 };
+
+/**
+ * Permissions a GitHub App installation needs for a request, by the names GitHub's installation
+ * object uses. Repository variables are `actions_variables` (also accepted as `variables`).
+ */
+export function neededAppPermissions(
+  req: BootstrapRequest,
+  isOrg: boolean,
+  protection: "rulesets" | "branch-protection" = "rulesets",
+): { permission: string; aliases?: string[]; level: "read" | "write"; why: string }[] {
+  const out: { permission: string; aliases?: string[]; level: "read" | "write"; why: string }[] = [
+    {
+      permission: "administration",
+      level: "write",
+      why: `create the repository and set its topics, team access and ${protection === "rulesets" ? "rulesets" : "branch protection"}`,
+    },
+    { permission: "contents", level: "write", why: "commit the project and create the branches" },
+  ];
+  if (req.environments.length > 0) out.push({ permission: "environments", level: "write", why: "create the environments" });
+  const secrets = req.environments.some((e) => Object.keys(e.secrets).length > 0) || Object.keys(req.secrets ?? {}).length > 0;
+  if (secrets) out.push({ permission: "secrets", level: "write", why: "write the secrets" });
+  if (Object.keys(req.variables).length > 0 || req.environments.some((e) => Object.keys(e.variables).length > 0))
+    out.push({ permission: "actions_variables", aliases: ["variables"], level: "write", why: "write the variables" });
+  if ([...req.files.keys()].some((p) => p.replace(/^\.?\//, "").startsWith(".github/workflows/")))
+    out.push({ permission: "workflows", level: "write", why: "push workflow files" });
+  if (req.oidcSubjectClaims && req.oidcSubjectClaims.length > 0)
+    out.push({ permission: "actions", level: "write", why: "set the OIDC subject claim template" });
+  const teamReviewers = req.environments.some((e) => reviewersOf(req, e).some(isTeamReviewer));
+  if (isOrg && (req.teams.length > 0 || teamReviewers))
+    out.push({ permission: "members", level: "read", why: "read the organisation's teams" });
+  return out;
+}
+
+/** What a GitHub App installation lacks for a request, as pre-flight issues. */
+function installationIssues(
+  inst: GithubInstallation,
+  req: BootstrapRequest,
+  protection: "rulesets" | "branch-protection",
+): PreflightIssue[] {
+  const isOrg = inst.account.type === "Organization";
+  const missing = neededAppPermissions(req, isOrg, protection).filter((n) => {
+    const have = [n.permission, ...(n.aliases ?? [])].map((k) => LEVEL[inst.permissions[k] ?? ""] ?? 0);
+    return Math.max(0, ...have) < (LEVEL[n.level] ?? 0);
+  });
+  return missing.map((n) => ({
+    message: `the GitHub App installation on ${inst.account.login} lacks ${n.permission}: ${n.level}, needed to ${n.why}`,
+    hint: `grant the app the ${n.permission} (${n.level}) permission and accept it on the installation`,
+  }));
+}
+
 /**
  * An environment's reviewers as GitHub names them: a reviewer naming one of the request's teams is that
  * team of the owner (`owner/team`); anything else is a user, or a team already written as `org/team`.
@@ -71,32 +135,55 @@ function reviewersOf(req: BootstrapRequest, env: BootstrapRequest["environments"
   return env.reviewers.map((r) => (req.owner && !r.includes("/") && teams.has(r.toLowerCase()) ? `${req.owner}/${r}` : r));
 }
 
-/** The request with its owner set: the token's user when it names no organisation. */
+/**
+ * The request with its owner set: the token's user when it names no organisation; for a GitHub App,
+ * the account its installation is on.
+ */
 export async function withGithubOwner(ctx: GithubCtx, req: BootstrapRequest): Promise<BootstrapRequest> {
-  return req.owner ? req : { ...req, owner: await viewerLogin(ctx) };
+  if (req.owner) return req;
+  if (ctx.app) return { ...req, owner: (await resolveInstallation(ctx, undefined)).account.login };
+  return { ...req, owner: await viewerLogin(ctx) };
 }
 
 export function githubProvider(options: GithubProviderOptions = {}): ForgeProvider<GithubCtx> {
   const marker = options.markerTopic ?? "lakeforge-bootstrap";
+  const protectionMode = options.protection?.kind ?? "rulesets";
+  if (protectionMode !== "rulesets" && protectionMode !== "branch-protection")
+    throw new UserError(`GitHub protection: expected rulesets or branch-protection, got "${String(protectionMode)}"`);
 
   const preflight = async (ctx: GithubCtx, req: BootstrapRequest): Promise<PreflightIssue[]> => {
     const issues: PreflightIssue[] = [];
     let login: string;
     let scopes: string | undefined;
-    try {
-      const me = await gh<{ login: string }>(ctx, "GET /user");
-      login = me.data.login;
-      ctx.viewer ??= Promise.resolve(login);
-      const h = me.headers["x-oauth-scopes"];
-      scopes = h === undefined ? undefined : String(h);
-    } catch (e) {
-      const status = (e as { status?: number }).status;
-      if (status === 401)
-        return [{ message: `GitHub (${ctx.baseUrl}) rejected the token`, hint: "check that the token is valid and not expired" }];
-      throw e;
-    }
-    const owner = req.owner ?? login;
-    const isOrg = owner.toLowerCase() !== login.toLowerCase();
+    let installation: GithubInstallation | undefined;
+    if (ctx.app) {
+      installation = await resolveInstallation(ctx, req.owner);
+      login = `${installation.appSlug}[bot]`;
+      if (req.owner && req.owner.toLowerCase() !== installation.account.login.toLowerCase())
+        return [
+          {
+            message: `the GitHub App installation ${installation.id} is on ${installation.account.login}, not on ${req.owner}`,
+            hint: "use the installation on the repository's owner (or leave GITHUB_APP_INSTALLATION_ID unset to find it)",
+          },
+        ];
+      issues.push(...installationIssues(installation, req, protectionMode));
+    } else
+      try {
+        const me = await gh<{ login: string }>(ctx, "GET /user");
+        login = me.data.login;
+        ctx.viewer ??= Promise.resolve(login);
+        const h = me.headers["x-oauth-scopes"];
+        scopes = h === undefined ? undefined : String(h);
+      } catch (e) {
+        const status = (e as { status?: number }).status;
+        if (status === 401)
+          return [
+            { message: `GitHub (${ctx.baseUrl}) rejected the token`, hint: "check that the token is valid and not expired" },
+          ];
+        throw e;
+      }
+    const owner = req.owner ?? installation?.account.login ?? login;
+    const isOrg = installation ? installation.account.type === "Organization" : owner.toLowerCase() !== login.toLowerCase();
 
     if (scopes !== undefined) {
       const have = new Set(
@@ -149,6 +236,11 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
       owner,
       repo: req.name,
     });
+    if (!repo && installation && !isOrg)
+      issues.push({
+        message: `a GitHub App cannot create repositories of the user ${owner}`,
+        hint: "create the repository in an organisation, or authenticate with a token of the user (GITHUB_TOKEN)",
+      });
     if (repo) {
       if (!(repo.topics ?? []).includes(marker))
         issues.push({
@@ -213,6 +305,14 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
       });
     for (const [name, value] of Object.entries(req.variables))
       out.push({ kind: "github.variable", name, spec: { ...base, name, value }, dependsOn: repoRef });
+    // Repository secrets after the project is in the repository: never secrets in an empty repository.
+    for (const [name, value] of Object.entries(req.secrets ?? {}))
+      out.push({
+        kind: "github.secret",
+        name,
+        spec: { ...base, name, value },
+        dependsOn: [ref("github.files", req.defaultBranch)],
+      });
 
     const files = new Map(req.files);
     const ownersTeams = req.teams.filter((t) => t.permission === "admin" || t.permission === "maintain");
@@ -246,11 +346,12 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
       });
     for (const branch of new Set([req.defaultBranch, req.releaseBranch]))
       out.push({
-        kind: "github.branch_protection",
+        kind: protectionMode === "rulesets" ? "github.ruleset" : "github.branch_protection",
         name: branch,
         spec: {
           ...base,
           branch,
+          ...(protectionMode === "rulesets" ? { name: `${RULESET_PREFIX}${branch}` } : {}),
           requiredApprovals: options.protection?.requiredApprovals ?? 1,
           requireCodeOwnerReviews: withCodeowners,
           dismissStaleReviews: true,
@@ -314,6 +415,8 @@ export function githubProvider(options: GithubProviderOptions = {}): ForgeProvid
         filesAdapter,
         branchAdapter,
         branchProtectionAdapter,
+        rulesetAdapter,
+        repositorySecretAdapter,
         oidcSubjectAdapter,
       ].map((a) => [a.kind, a]),
     );

@@ -273,3 +273,46 @@ async function writeEnvironment(ctx: LocalForgeCtx, spec: Spec): Promise<void> {
   };
   await writeJson(paths.environment(env), manifest);
 }
+
+// ---------------------------------------------------------------------------------------------
+// local.secrets
+
+/**
+ * The repository-level secrets (read by CI outside any environment), sealed with the repository's key
+ * into `meta/<name>/secrets.json`. Spec `{ repository, secretNames, secrets }`; id the repository.
+ */
+export const repositorySecretsAdapter: ResourceAdapter<LocalForgeCtx> = {
+  kind: "local.secrets",
+  naturalKey: (spec) => String(spec.repository),
+  async read(ctx, id) {
+    const sealed = readJson<{ secrets: Record<string, unknown> }>(forgePaths(ctx.forgeDir, id).repositorySecrets);
+    return sealed ? { repository: id, secretNames: Object.keys(sealed.secrets).sort() } : undefined;
+  },
+  async find(ctx, spec) {
+    const id = String(spec.repository);
+    const remote = await repositorySecretsAdapter.read(ctx, id);
+    return remote ? { id, remote } : undefined;
+  },
+  async create(ctx, spec) {
+    const id = String(spec.repository);
+    await writeRepositorySecrets(ctx, spec);
+    return { id, remote: (await repositorySecretsAdapter.read(ctx, id)) as Spec };
+  },
+  async update(ctx, id, spec) {
+    await writeRepositorySecrets(ctx, spec);
+    return repositorySecretsAdapter.read(ctx, id);
+  },
+  async delete(ctx, id) {
+    removePath(forgePaths(ctx.forgeDir, id).repositorySecrets);
+  },
+  rules: { recreateOn: ["repository"] },
+};
+
+async function writeRepositorySecrets(ctx: LocalForgeCtx, spec: Spec): Promise<void> {
+  const repo = String(spec.repository);
+  const values: Record<string, Secret> = {};
+  for (const [name, v] of Object.entries((spec.secrets as Record<string, unknown> | undefined) ?? {}))
+    values[name] = Secret.from(v as Secret | string);
+  const key = await repositoryKey(ctx.forgeDir, repo);
+  await writeJson(forgePaths(ctx.forgeDir, repo).repositorySecrets, await sealSecrets(key, values));
+}

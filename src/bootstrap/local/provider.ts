@@ -9,6 +9,7 @@ import {
   filesDigest,
   type LocalForgeCtx,
   repositoryAdapter,
+  repositorySecretsAdapter,
 } from "./adapters.js";
 import { git } from "./git.js";
 import { forgePaths } from "./store.js";
@@ -30,6 +31,7 @@ export const LOCAL_KINDS = {
   files: "local.files",
   branch: "local.branch",
   environment: "local.environment",
+  secrets: "local.secrets",
 } as const;
 
 /**
@@ -119,6 +121,13 @@ export function localProvider(): ForgeProvider<LocalForgeCtx> {
           dependsOn: [repoRef, filesRef],
         });
       }
+      if (Object.keys(req.secrets ?? {}).length > 0)
+        out.push({
+          kind: LOCAL_KINDS.secrets,
+          name: "repository",
+          spec: { repository: req.name, secretNames: Object.keys(req.secrets ?? {}).sort(), secrets: { ...req.secrets } },
+          dependsOn: [repoRef, filesRef],
+        });
       for (const env of req.environments) {
         out.push({
           kind: LOCAL_KINDS.environment,
@@ -146,6 +155,7 @@ export function localProvider(): ForgeProvider<LocalForgeCtx> {
         [files.kind, files],
         [branchAdapter.kind, branchAdapter],
         [environmentAdapter.kind, environmentAdapter],
+        [repositorySecretsAdapter.kind, repositorySecretsAdapter],
       ]);
     },
 

@@ -14,6 +14,7 @@ import { Secret } from "../../lib/secret.js";
  * <forge>/meta/<name>/repository.json           description, topics, teams, repository variables
  * <forge>/meta/<name>/environments/<env>.json   reviewers, deploy-from, wait timer, variables, secret names
  * <forge>/meta/<name>/secrets/<env>.json        secret values, each sealed with secretbox (own nonce)
+ * <forge>/meta/<name>/secrets.json              repository-level secret values, sealed the same way
  * <forge>/keys/<name>.key                       the repository's 32-byte secretbox key (mode 0600)
  * <forge>/state/<name>.json                     the bootstrap's state (fingerprints only)
  * ```
@@ -30,6 +31,7 @@ export const forgePaths = (forgeDir: string, repo: string) => ({
   repositoryManifest: join(forgeDir, "meta", repo, "repository.json"),
   environment: (env: string) => join(forgeDir, "meta", repo, "environments", `${env}.json`),
   secrets: (env: string) => join(forgeDir, "meta", repo, "secrets", `${env}.json`),
+  repositorySecrets: join(forgeDir, "meta", repo, "secrets.json"),
   key: join(forgeDir, "keys", `${repo}.key`),
   state: join(forgeDir, "state", `${repo}.json`),
 });
@@ -97,17 +99,17 @@ export async function openSecrets(key: Uint8Array, sealed: SealedSecrets): Promi
 }
 
 /**
- * The secrets of environment `env` of local repository `repo`, decrypted with the repository's key
- * file (or `key`). Resolves to an empty record when the environment has none.
+ * The secrets of environment `env` of local repository `repo` (`null`: the repository-level ones),
+ * decrypted with the repository's key file (or `key`). Resolves to an empty record when there are none.
  */
 export async function readLocalSecrets(
   forgeDir: string,
   repo: string,
-  env: string,
+  env: string | null,
   key?: Uint8Array,
 ): Promise<Record<string, Secret>> {
   const paths = forgePaths(forgeDir, repo);
-  const sealed = readJson<SealedSecrets>(paths.secrets(env));
+  const sealed = readJson<SealedSecrets>(env === null ? paths.repositorySecrets : paths.secrets(env));
   if (!sealed) return {};
   if (!key && !existsSync(paths.key)) throw new UserError(`no key for the secrets of ${repo}: ${paths.key} is missing`);
   return openSecrets(key ?? new Uint8Array(readFileSync(paths.key)), sealed);

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError } from "../http.js";
+import type { ExperimentRecord } from "../server/mlflow.js";
 import type { Workspace } from "../workspace.js";
 import { MlflowServer, MlflowUnavailableError } from "./supervisor.js";
 
@@ -16,14 +17,10 @@ export interface MlflowBackendOptions {
 }
 
 /** What the mirrored experiments need of a workspace experiment. */
-export interface MirroredExperiment {
-  experiment_id: string;
-  name: string;
-  artifact_location: string;
-  lifecycle_stage: "active" | "deleted";
-  creation_time: number;
-  last_update_time: number;
-}
+export type MirroredExperiment = Pick<
+  ExperimentRecord,
+  "experiment_id" | "name" | "artifact_location" | "lifecycle_stage" | "creation_time" | "last_update_time"
+>;
 
 /**
  * The interpreter for the tracking server: the explicit option, else `LAKEFORGE_MLFLOW_PYTHON`,

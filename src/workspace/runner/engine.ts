@@ -131,25 +131,27 @@ export class RunEngine {
   private recover(): void {
     for (const run of [...this.runs.values()]) {
       for (const t of [...run.tasks, ...run.history]) this.taskIndex.set(t.run_id, run.run_id);
-      if (!isActive(run.state)) continue;
-      const now = Date.now();
-      const next = structuredClone(run);
-      const message = "The workspace stopped while the run was active.";
-      next.state = {
-        life_cycle_state: "INTERNAL_ERROR",
-        result_state: "FAILED",
-        state_message: message,
-        user_cancelled_or_timedout: false,
-      };
-      next.end_time = now;
-      for (const t of next.tasks) {
-        if (!isActive(t.state)) continue;
-        t.state = { ...next.state };
-        t.end_time = now;
-      }
-      this.revokeToken(next);
-      this.save(next);
+      if (isActive(run.state)) this.failStopped(run);
     }
+  }
+
+  /** Fails a run (and its active tasks) that was active when the workspace stopped. */
+  private failStopped(run: JobRun): void {
+    const next = structuredClone(run);
+    next.state = {
+      life_cycle_state: "INTERNAL_ERROR",
+      result_state: "FAILED",
+      state_message: "The workspace stopped while the run was active.",
+      user_cancelled_or_timedout: false,
+    };
+    next.end_time = Date.now();
+    for (const t of next.tasks) {
+      if (!isActive(t.state)) continue;
+      t.state = { ...next.state };
+      t.end_time = next.end_time;
+    }
+    this.revokeToken(next);
+    this.save(next);
   }
 
   private shutdown(): void {
@@ -158,25 +160,7 @@ export class RunEngine {
       a.abort.abort();
       for (const p of a.processes) p.kill(0);
       const run = this.runs.get(runId);
-      if (run) {
-        const next = structuredClone(run);
-        const message = "The workspace stopped while the run was active.";
-        next.state = {
-          life_cycle_state: "INTERNAL_ERROR",
-          result_state: "FAILED",
-          state_message: message,
-          user_cancelled_or_timedout: false,
-        };
-        next.end_time = Date.now();
-        for (const t of next.tasks) {
-          if (isActive(t.state)) {
-            t.state = { ...next.state };
-            t.end_time = next.end_time;
-          }
-        }
-        this.revokeToken(next);
-        this.save(next);
-      }
+      if (run) this.failStopped(run);
     }
     this.stopping = true;
     this.active.clear();
@@ -638,30 +622,40 @@ export class RunEngine {
     const runAsName = runAsNameOf(job);
     const runAs = this.principalNamed(runAsName);
     if (!runAs) throw invalid(`The run_as identity ${runAsName} of job ${job.job_id} does not exist.`);
-    const now = Date.now();
-    const runId = this.newRunId();
-    const run: JobRun = {
-      run_id: runId,
+    return this.pendingRun({
       job_id: job.job_id,
       run_name: String(settings.name ?? "Untitled"),
       run_type: options.runType ?? "JOB_RUN",
       trigger: options.trigger ?? "ONE_TIME",
       creator_user_name: creator,
       run_as: runAs,
+      settings,
+      job_parameters: defined.map((p) => ({ name: p.name, default: p.default, value: given[p.name] ?? p.default })),
+      ...(options.overriding && Object.keys(options.overriding).length > 0 ? { overriding_parameters: options.overriding } : {}),
+      ...(options.parentRunId !== undefined ? { parent_run_id: options.parentRunId } : {}),
+    });
+  }
+
+  /** A new PENDING run (of a job, or a one-time submit), with a PENDING task run for each of its tasks. */
+  pendingRun(
+    fields: Pick<JobRun, "run_name" | "run_type" | "trigger" | "creator_user_name" | "run_as" | "settings"> &
+      Partial<Pick<JobRun, "job_id" | "job_parameters" | "overriding_parameters" | "parent_run_id">>,
+  ): JobRun {
+    const now = Date.now();
+    const run: JobRun = {
+      run_id: this.newRunId(),
       state: { life_cycle_state: "PENDING", state_message: "", user_cancelled_or_timedout: false },
       created_time: now,
       start_time: now,
       end_time: 0,
-      settings,
-      job_parameters: defined.map((p) => ({ name: p.name, default: p.default, value: given[p.name] ?? p.default })),
-      ...(options.overriding && Object.keys(options.overriding).length > 0 ? { overriding_parameters: options.overriding } : {}),
+      job_parameters: [],
       tasks: [],
       history: [],
       repair_history: [],
       repair_count: 0,
-      ...(options.parentRunId !== undefined ? { parent_run_id: options.parentRunId } : {}),
+      ...fields,
     };
-    run.tasks = ((settings.tasks ?? []) as JsonObject[]).map((t) => this.newTaskRun(t));
+    run.tasks = ((fields.settings.tasks ?? []) as JsonObject[]).map((t) => this.newTaskRun(t));
     return run;
   }
 

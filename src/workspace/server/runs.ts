@@ -130,26 +130,14 @@ export function register(r: Router, ws: Workspace): void {
         String((settings.run_as as JsonObject).user_name ?? (settings.run_as as JsonObject).service_principal_name),
       );
       if (!runAs) throw invalid("The run_as identity does not exist.");
-      const now = Date.now();
-      const run: JobRun = {
-        run_id: engine.newRunId(),
+      const run = engine.pendingRun({
         run_name: String(settings.name),
         run_type: "SUBMIT_RUN",
         trigger: "ONE_TIME",
         creator_user_name: c.principal.name,
         run_as: runAs,
-        state: { life_cycle_state: "PENDING", state_message: "", user_cancelled_or_timedout: false },
-        created_time: now,
-        start_time: now,
-        end_time: 0,
         settings,
-        job_parameters: [],
-        tasks: [],
-        history: [],
-        repair_history: [],
-        repair_count: 0,
-      };
-      run.tasks = ((settings.tasks ?? []) as JsonObject[]).map((t) => engine.newTaskRun(t));
+      });
       if (token) {
         run.idempotency_token = token;
         idempotency.set(`submit:${c.principal.name}:${token}`, run.run_id);

@@ -106,6 +106,12 @@ export interface FakeArm {
   failNextDeployment(type: string, error: { code: string; message: string }): void;
   /** `Retry-After` of long-running operations, in seconds (default 0). */
   setRetryAfter(seconds: number): void;
+  /**
+   * What `workspaceUrl` Databricks workspaces created from now on get (and so the template output
+   * `${azure.databricks.url}`), e.g. a running local workspace's `http://127.0.0.1:<port>`; by default
+   * an `adb-<id>.<n>.azuredatabricks.net` host name, as Azure gives.
+   */
+  setWorkspaceUrl(url: string | ((workspaceName: string) => string) | undefined): void;
   /** Changes a stored resource behind Lakeforge's back. */
   mutate(id: string, change: (r: StoredResource) => void): void;
   stop(): Promise<void>;
@@ -113,7 +119,12 @@ export interface FakeArm {
 
 const lower = (s: string) => s.toLowerCase();
 
-export async function startFakeArm(): Promise<FakeArm> {
+export interface FakeArmOptions {
+  /** Initial `setWorkspaceUrl`. */
+  workspaceUrl?: string | ((workspaceName: string) => string);
+}
+
+export async function startFakeArm(options: FakeArmOptions = {}): Promise<FakeArm> {
   const tenantId = "72f988bf-0000-4000-8000-00000000fa4e";
   const resources = new Map<string, StoredResource>();
   const deployments = new Map<string, DeploymentRecord>();
@@ -125,6 +136,7 @@ export async function startFakeArm(): Promise<FakeArm> {
   let failure: { type: string; error: { code: string; message: string } } | undefined;
   let counter = 1000;
   let base = "";
+  let workspaceUrl = options.workspaceUrl;
 
   const get = (id: string) => resources.get(lower(id));
   const put = (r: StoredResource) => resources.set(lower(r.id), r);
@@ -506,7 +518,13 @@ export async function startFakeArm(): Promise<FakeArm> {
     };
     if (t === "microsoft.databricks/workspaces") {
       keep("workspaceId", () => `${4000000000000000 + n}`);
-      keep("workspaceUrl", () => `adb-${4000000000000000 + n}.${n % 20}.azuredatabricks.net`);
+      keep("workspaceUrl", () =>
+        workspaceUrl === undefined
+          ? `adb-${4000000000000000 + n}.${n % 20}.azuredatabricks.net`
+          : typeof workspaceUrl === "string"
+            ? workspaceUrl
+            : workspaceUrl(name),
+      );
     }
     if (t === "microsoft.keyvault/vaults") keep("vaultUri", () => `https://${name}.vault.azure.net/`);
     if (t === "microsoft.storage/storageaccounts") {
@@ -664,6 +682,9 @@ export async function startFakeArm(): Promise<FakeArm> {
     },
     setRetryAfter: (s) => {
       retryAfter = s;
+    },
+    setWorkspaceUrl: (url) => {
+      workspaceUrl = url;
     },
     mutate: (id, change) => {
       const r = get(id);

@@ -23,6 +23,7 @@ import type {
 } from "../../../src/bootstrap/azure-devops/resources/branch-policy.js";
 import type { CheckConfiguration } from "../../../src/bootstrap/azure-devops/resources/environment.js";
 import type { YamlPipelineConfiguration } from "../../../src/bootstrap/azure-devops/resources/pipeline.js";
+import type { ResourcePipelinePermissions } from "../../../src/bootstrap/azure-devops/resources/pipeline-permission.js";
 
 /**
  * Request bodies the Azure DevOps fake accepts, written from the `azure-devops-node-api` interfaces
@@ -169,6 +170,24 @@ export const checkConfigurationSchema = z.strictObject({
   timeout: z.number().int().positive().optional(),
 });
 
+/** Pipeline permissions of a resource (REST reference: Pipeline Permissions - Update Pipeline Permisions For Resource). */
+export const pipelinePermissionsSchema = z.strictObject({
+  resource: z
+    .strictObject({ type: z.enum(["variablegroup", "environment"]), id: z.string().regex(/^\d+$/), name: z.string().optional() })
+    .optional(),
+  pipelines: z
+    .array(
+      z.strictObject({
+        id: z.number().int().positive(),
+        authorized: z.boolean(),
+        authorizedBy: z.unknown().optional(),
+        authorizedOn: z.string().optional(),
+      }),
+    )
+    .optional(),
+  allPipelines: z.strictObject({ authorized: z.boolean() }).nullable().optional(),
+});
+
 // ---- compile-time conformance with the library's interfaces -------------------------------------
 
 type AllTrue<O> = false extends O[keyof O] ? false : true;
@@ -208,6 +227,7 @@ export const conformance: {
   minimumReviewers: Conforms<z.infer<typeof minimumReviewersSettingsSchema>, MinimumReviewersSettings>;
   buildValidation: Conforms<z.infer<typeof buildValidationSettingsSchema>, BuildValidationSettings>;
   check: Conforms<z.infer<typeof checkConfigurationSchema>, CheckConfiguration>;
+  pipelinePermissions: Conforms<z.infer<typeof pipelinePermissionsSchema>, ResourcePipelinePermissions>;
 } = {
   repositoryCreate: true,
   repositoryUpdate: true,
@@ -221,4 +241,5 @@ export const conformance: {
   minimumReviewers: true,
   buildValidation: true,
   check: true,
+  pipelinePermissions: true,
 };

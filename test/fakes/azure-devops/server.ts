@@ -21,11 +21,13 @@ import type { PolicyConfiguration } from "azure-devops-node-api/interfaces/Polic
 import type { EnvironmentInstance, VariableGroup, VariableValue } from "azure-devops-node-api/interfaces/TaskAgentInterfaces.js";
 import type { z } from "zod";
 import type { CheckConfiguration } from "../../../src/bootstrap/azure-devops/resources/environment.js";
+import type { ResourcePipelinePermissions } from "../../../src/bootstrap/azure-devops/resources/pipeline-permission.js";
 import { GitStore } from "../github/git.js";
 import {
   checkConfigurationSchema,
   environmentSchema,
   pipelineCreateSchema,
+  pipelinePermissionsSchema,
   policyConfigurationSchema,
   pushSchema,
   refUpdatesSchema,
@@ -100,6 +102,8 @@ export interface AzureDevopsFake {
   checks(): CheckConfiguration[];
   pipelines(): { id: number; name: string; folder: string; path: string; repositoryId: string; projectId: string }[];
   policies(): PolicyConfiguration[];
+  /** Pipelines authorised to use a resource, by `<resourceType>/<resource id>`. */
+  pipelinePermissions(): Map<string, number[]>;
   readonly violations: string[];
   readonly requests: RecordedRequest[];
   /** Successful writes (POST, PUT, PATCH, DELETE) so far. */
@@ -236,6 +240,8 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
   let groups = new Map<number, FakeVariableGroup>();
   let envs = new Map<number, { id: number; name: string; description: string; projectId: string; createdOn: Date }>();
   let checks = new Map<number, CheckConfiguration & { projectId: string }>();
+  // `<projectId>/<type>/<resource id>` → authorised pipeline ids.
+  let permissions = new Map<string, Set<number>>();
   let pipelines = new Map<
     number,
     { id: number; name: string; folder: string; path: string; repositoryId: string; projectId: string }
@@ -580,6 +586,7 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     }
     g.projectIds = g.projectIds.filter((id) => !ids.includes(id));
     if (g.projectIds.length === 0) groups.delete(g.id);
+    for (const pid of ids) permissions.delete(`${pid}/variablegroup/${g.id}`);
     return { status: 204 };
   });
   on("GET", `/${P}/_apis/distributedtask/variablegroups`, (m, q) => {
@@ -632,6 +639,7 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
   on("DELETE", `/${P}/_apis/distributedtask/environments/(\\d+)`, (m) => {
     const e = envIn(m);
     envs.delete(e.id);
+    permissions.delete(`${e.projectId}/environment/${e.id}`);
     // Checks of a deleted resource go with it.
     for (const [id, c] of checks) if (c.resource.type === "environment" && c.resource.id === String(e.id)) checks.delete(id);
     return { status: 204 };
@@ -681,6 +689,52 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     return { status: 204 };
   });
 
+  // Pipeline permissions of protected resources (variable groups, environments).
+  const permissionResource = (m: RegExpExecArray) => {
+    const p = projectOf(m[1] as string);
+    const type = m[2] as string;
+    const id = Number(m[3]);
+    const exists =
+      type === "variablegroup"
+        ? groups.get(id)?.projectIds.includes(p.id) === true
+        : type === "environment"
+          ? envs.get(id)?.projectId === p.id
+          : undefined;
+    if (exists === undefined) {
+      violations.push(`pipelinePermissions: resource type ${type} is not one a bootstrap uses`);
+      throw new HttpError(400, `unknown resource type ${type}`);
+    }
+    if (!exists) throw new HttpError(404, `resource ${type} ${id} not found`, "ResourceNotFoundException");
+    return { p, type, id, key: `${p.id}/${type}/${id}` };
+  };
+  const permissionsObj = (r: ReturnType<typeof permissionResource>): ResourcePipelinePermissions => ({
+    resource: { type: r.type, id: String(r.id) },
+    pipelines: [...(permissions.get(r.key) ?? [])].map((id) => ({
+      id,
+      authorized: true,
+      authorizedBy: { id: "00000000-0000-0000-0000-0000000000aa", displayName: "Lakeforge" },
+      authorizedOn: new Date(0).toISOString(),
+    })),
+    allPipelines: null,
+  });
+  const PERMS = `/${P}/_apis/pipelines/pipelinePermissions/([a-z]+)/(\\d+)`;
+  on("GET", PERMS, (m) => ({ body: permissionsObj(permissionResource(m)) }));
+  on("PATCH", PERMS, (m, _q, body) => {
+    const r = permissionResource(m);
+    const b = validate(pipelinePermissionsSchema, body, "PATCH pipelines/pipelinePermissions");
+    if (b.resource && (b.resource.type !== r.type || b.resource.id !== String(r.id)))
+      throw new HttpError(400, "the body's resource is not the one of the URL");
+    const set = permissions.get(r.key) ?? new Set<number>();
+    for (const x of b.pipelines ?? []) {
+      const pipe = pipelines.get(x.id);
+      if (!pipe || pipe.projectId !== r.p.id) throw new HttpError(400, `pipeline ${x.id} does not exist`);
+      if (x.authorized) set.add(x.id);
+      else set.delete(x.id);
+    }
+    permissions.set(r.key, set);
+    return { body: permissionsObj(r) };
+  });
+
   // Pipelines and build definitions.
   on("POST", `/${P}/_apis/pipelines`, (m, _q, body) => {
     const p = projectOf(m[1] as string);
@@ -716,6 +770,7 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     const x = pipelines.get(Number(m[2]));
     if (!x || x.projectId !== p.id) throw new HttpError(404, `Definition ${m[2]} not found`, "DefinitionNotFoundException");
     pipelines.delete(x.id);
+    for (const set of permissions.values()) set.delete(x.id);
     return { status: 204 };
   });
 
@@ -917,6 +972,8 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     variableGroups: () => [...groups.values()],
     environments: () => [...envs.values()].map((e) => ({ id: e.id, name: e.name, projectId: e.projectId })),
     checks: () => [...checks.values()].map(checkObj),
+    pipelinePermissions: () =>
+      new Map([...permissions].filter(([, v]) => v.size > 0).map(([k, v]) => [k.slice(k.indexOf("/") + 1), [...v].sort()])),
     pipelines: () => [...pipelines.values()],
     policies: () => [...policies.values()].map(policyObj),
     violations,
@@ -941,6 +998,7 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
       groups = new Map();
       envs = new Map();
       checks = new Map();
+      permissions = new Map();
       pipelines = new Map();
       policies = new Map();
     },

@@ -1,3 +1,4 @@
+import { generateKeyPairSync, type KeyObject, randomBytes, verify } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import sodium from "libsodium-wrappers";
@@ -62,7 +63,31 @@ export const OPERATIONS = [
   "DELETE /repos/{owner}/{repo}/branches/{branch}/protection",
   "GET /repos/{owner}/{repo}/actions/oidc/customization/sub",
   "PUT /repos/{owner}/{repo}/actions/oidc/customization/sub",
+  "GET /repos/{owner}/{repo}/rulesets",
+  "POST /repos/{owner}/{repo}/rulesets",
+  "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}",
+  "PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}",
+  "DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}",
+  "GET /repos/{owner}/{repo}/actions/secrets/public-key",
+  "GET /repos/{owner}/{repo}/actions/secrets/{secret_name}",
+  "PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}",
+  "DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}",
+  // GitHub App endpoints, authenticated with the app's JWT (RS256).
+  "GET /app",
+  "GET /app/installations/{installation_id}",
+  "GET /orgs/{org}/installation",
+  "GET /users/{username}/installation",
+  "POST /app/installations/{installation_id}/access_tokens",
 ] as const;
+
+/** Operations that take the app's JWT and nothing else. */
+const JWT_OPERATIONS = new Set([
+  "GET /app",
+  "GET /app/installations/{installation_id}",
+  "GET /orgs/{org}/installation",
+  "GET /users/{username}/installation",
+  "POST /app/installations/{installation_id}/access_tokens",
+]);
 
 export interface FakeTeam {
   id: number;
@@ -85,6 +110,34 @@ export interface FakeEnvironment {
   variables: Map<string, { value: string; createdAt: string; updatedAt: string }>;
 }
 
+export interface FakeRuleset {
+  id: number;
+  name: string;
+  target: string;
+  enforcement: string;
+  bypass_actors: unknown[];
+  conditions: Record<string, unknown> | null;
+  rules: unknown[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface FakeApp {
+  id: number;
+  slug: string;
+  owner: string;
+  /** The app's private key as GitHub hands it out (PEM, PKCS#1). */
+  privateKeyPem: string;
+  publicKey: KeyObject;
+}
+
+export interface FakeInstallation {
+  id: number;
+  appId: number;
+  account: string;
+  permissions: Record<string, string>;
+}
+
 export interface FakeRepository {
   id: number;
   owner: string;
@@ -102,6 +155,9 @@ export interface FakeRepository {
   environments: Map<string, FakeEnvironment>;
   git: GitStore;
   protection: Map<string, Record<string, unknown>>;
+  rulesets: Map<number, FakeRuleset>;
+  secrets: Map<string, { encrypted: string; keyId: string; createdAt: string; updatedAt: string }>;
+  key: { id: string; publicKey: Uint8Array; privateKey: Uint8Array };
   oidc: { use_default: boolean; include_claim_keys?: string[] };
 }
 
@@ -138,6 +194,14 @@ export interface GithubFake {
   repo(owner: string, name: string): FakeRepository | undefined;
   /** Opens a sealed environment secret with the environment's private key. */
   decryptSecret(owner: string, repo: string, environment: string, name: string): string | undefined;
+  /** Opens a sealed repository secret with the repository's private key. */
+  decryptRepositorySecret(owner: string, repo: string, name: string): string | undefined;
+  /** A GitHub App with a fresh RSA key pair; the fake verifies its JWTs with the public key. */
+  addApp(slug: string, owner: string): FakeApp;
+  /** Installs an app on a user or organisation with these permissions; returns the installation id. */
+  installApp(appId: number, account: string, permissions: Record<string, string>): number;
+  /** Installation tokens handed out so far. */
+  readonly installationTokens: string[];
   /** Requests and responses the description does not allow. */
   readonly violations: string[];
   readonly requests: RecordedRequest[];
@@ -160,7 +224,10 @@ export async function startGithubFake(): Promise<GithubFake> {
   const validator = sharedValidator;
   const users = new Map<string, { id: number; login: string; type: "User" | "Organization" }>();
   const teams = new Map<string, FakeTeam>(); // `${org}/${slug}`
-  const tokens = new Map<string, { login: string; scopes?: string[] }>();
+  const tokens = new Map<string, { login: string; scopes?: string[]; installation?: number }>();
+  const apps = new Map<number, FakeApp>();
+  const installations = new Map<number, FakeInstallation>();
+  const installationTokens: string[] = [];
   const repos = new Map<string, FakeRepository>(); // `${owner}/${name}` lower-case
   const violations: string[] = [];
   const requests: RecordedRequest[] = [];
@@ -439,6 +506,95 @@ export async function startGithubFake(): Promise<GithubFake> {
     };
   };
 
+  const rulesetObj = (r: FakeRepository, x: FakeRuleset) => ({
+    id: x.id,
+    name: x.name,
+    target: x.target,
+    source_type: "Repository",
+    source: `${r.owner}/${r.name}`,
+    enforcement: x.enforcement,
+    bypass_actors: x.bypass_actors,
+    current_user_can_bypass: "never",
+    node_id: `RRS_${x.id}`,
+    _links: {
+      self: { href: `${base}/repos/${r.owner}/${r.name}/rulesets/${x.id}` },
+      html: { href: `${base}/${r.owner}/${r.name}/rules/${x.id}` },
+    },
+    conditions: x.conditions,
+    rules: x.rules,
+    created_at: x.createdAt,
+    updated_at: x.updatedAt,
+  });
+  const appObj = (app: FakeApp) => ({
+    id: app.id,
+    slug: app.slug,
+    node_id: `A_${app.id}`,
+    client_id: `Iv1.${app.id}`,
+    owner: userObj(app.owner),
+    name: app.slug,
+    description: null,
+    external_url: `${base}/apps/${app.slug}`,
+    html_url: `${base}/apps/${app.slug}`,
+    created_at: "2020-01-01T00:00:00Z",
+    updated_at: "2020-01-01T00:00:00Z",
+    permissions: {},
+    events: [],
+  });
+  const installationObj = (i: FakeInstallation) => {
+    const app = apps.get(i.appId) as FakeApp;
+    const account = users.get(i.account.toLowerCase()) as { id: number; type: string };
+    return {
+      id: i.id,
+      account: userObj(i.account),
+      repository_selection: "all",
+      access_tokens_url: `${base}/app/installations/${i.id}/access_tokens`,
+      repositories_url: `${base}/installation/repositories`,
+      html_url: `${base}/organizations/${i.account}/settings/installations/${i.id}`,
+      app_id: i.appId,
+      client_id: `Iv1.${i.appId}`,
+      target_id: account.id,
+      target_type: account.type,
+      permissions: i.permissions,
+      events: [],
+      created_at: "2020-01-01T00:00:00Z",
+      updated_at: "2020-01-01T00:00:00Z",
+      single_file_name: null,
+      app_slug: app.slug,
+      suspended_by: null,
+      suspended_at: null,
+    };
+  };
+
+  /** The app a JWT was signed by (RS256 with the app's key, `iss` its id, valid now), or undefined. */
+  const appOfJwt = (jwt: string): number | undefined => {
+    const parts = jwt.split(".");
+    if (parts.length !== 3) return undefined;
+    try {
+      const header = JSON.parse(Buffer.from(parts[0] as string, "base64url").toString("utf8")) as { alg?: string };
+      const claims = JSON.parse(Buffer.from(parts[1] as string, "base64url").toString("utf8")) as {
+        iss?: unknown;
+        iat?: number;
+        exp?: number;
+      };
+      if (header.alg !== "RS256") return undefined;
+      const app = apps.get(Number(claims.iss));
+      if (!app) return undefined;
+      const signed = verify(
+        "sha256",
+        Buffer.from(`${parts[0]}.${parts[1]}`),
+        app.publicKey,
+        Buffer.from(parts[2] as string, "base64url"),
+      );
+      const nowS = Math.floor(Date.now() / 1000);
+      if (!signed || typeof claims.iat !== "number" || typeof claims.exp !== "number") return undefined;
+      // GitHub: issued no later than a minute from now, expiring within ten minutes of issue.
+      if (claims.iat > nowS + 60 || claims.exp <= nowS || claims.exp - claims.iat > 660) return undefined;
+      return app.id;
+    } catch {
+      return undefined;
+    }
+  };
+
   type Answer = { status: number; body?: unknown; headers?: Record<string, string> };
   const err = (status: number, message: string): Answer => ({
     status,
@@ -446,13 +602,21 @@ export async function startGithubFake(): Promise<GithubFake> {
   });
   const notFound = () => err(404, "Not Found");
 
-  const handle = (m: MatchedOperation, body: Record<string, unknown>, login: string, query: URLSearchParams): Answer => {
+  const handle = (
+    m: MatchedOperation,
+    body: Record<string, unknown>,
+    login: string,
+    query: URLSearchParams,
+    appId?: number,
+  ): Answer => {
     const p = m.pathParams;
     const key = `${m.method} ${m.template}`;
     const repoOf = () => repos.get(`${p.owner}/${p.repo}`.toLowerCase());
     const t = now();
     switch (key) {
       case "GET /user":
+        // An installation token acts as the app's bot, which has no user profile.
+        if (login.endsWith("[bot]")) return err(403, "Resource not accessible by integration");
         return { status: 200, body: publicUser(login) };
       case "GET /users/{username}": {
         const u = users.get((p.username as string).toLowerCase());
@@ -503,6 +667,12 @@ export async function startGithubFake(): Promise<GithubFake> {
           environments: new Map(),
           git: new GitStore(),
           protection: new Map(),
+          rulesets: new Map(),
+          secrets: new Map(),
+          key: (() => {
+            const kp = sodium.crypto_box_keypair();
+            return { id: String(nextId++), publicKey: kp.publicKey, privateKey: kp.privateKey };
+          })(),
           oidc: { use_default: true },
         };
         if (body.auto_init === true) {
@@ -684,18 +854,22 @@ export async function startGithubFake(): Promise<GithubFake> {
         if (!e?.policies.delete(Number(p.branch_policy_id))) return notFound();
         return { status: 204 };
       }
+      case "GET /repos/{owner}/{repo}/actions/secrets/public-key":
       case "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/public-key": {
-        const e = repoOf()?.environments.get(p.environment_name as string);
+        const e = m.template.includes("/environments/") ? repoOf()?.environments.get(p.environment_name as string) : repoOf();
         if (!e) return notFound();
         return {
           status: 200,
           body: { key_id: e.key.id, key: sodium.to_base64(e.key.publicKey, sodium.base64_variants.ORIGINAL) },
         };
       }
+      case "GET /repos/{owner}/{repo}/actions/secrets/{secret_name}":
+      case "PUT /repos/{owner}/{repo}/actions/secrets/{secret_name}":
+      case "DELETE /repos/{owner}/{repo}/actions/secrets/{secret_name}":
       case "GET /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}":
       case "PUT /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}":
       case "DELETE /repos/{owner}/{repo}/environments/{environment_name}/secrets/{secret_name}": {
-        const e = repoOf()?.environments.get(p.environment_name as string);
+        const e = m.template.includes("/environments/") ? repoOf()?.environments.get(p.environment_name as string) : repoOf();
         if (!e) return notFound();
         const name = (p.secret_name as string).toUpperCase();
         const s = e.secrets.get(name);
@@ -895,6 +1069,87 @@ export async function startGithubFake(): Promise<GithubFake> {
         r.protection.set(branch, body);
         return { status: 200, body: protectionObj(r, branch, body) };
       }
+      case "GET /repos/{owner}/{repo}/rulesets": {
+        const r = repoOf();
+        if (!r) return notFound();
+        const list = [...r.rulesets.values()].map((x) => {
+          const { rules: _rules, conditions: _conditions, ...summary } = rulesetObj(r, x);
+          return summary;
+        });
+        const perPage = Number(query.get("per_page") ?? 30);
+        const page = Number(query.get("page") ?? 1);
+        return { status: 200, body: list.slice((page - 1) * perPage, page * perPage) };
+      }
+      case "POST /repos/{owner}/{repo}/rulesets":
+      case "PUT /repos/{owner}/{repo}/rulesets/{ruleset_id}": {
+        const r = repoOf();
+        if (!r) return notFound();
+        const existing = m.method === "PUT" ? r.rulesets.get(Number(p.ruleset_id)) : undefined;
+        if (m.method === "PUT" && !existing) return notFound();
+        const name = (body.name as string | undefined) ?? existing?.name ?? "";
+        if ([...r.rulesets.values()].some((x) => x.name === name && x.id !== existing?.id))
+          return err(422, "Validation Failed: Name must be unique");
+        const rules = (body.rules as { type: string }[] | undefined) ?? (existing?.rules as { type: string }[] | undefined) ?? [];
+        const types = rules.map((x) => x.type);
+        if (new Set(types).size !== types.length) return err(422, "Validation Failed: a rule type may appear once");
+        const rs: FakeRuleset = {
+          id: existing?.id ?? nextId++,
+          name,
+          target: (body.target as string | undefined) ?? existing?.target ?? "branch",
+          enforcement: (body.enforcement as string | undefined) ?? existing?.enforcement ?? "disabled",
+          bypass_actors: (body.bypass_actors as unknown[] | undefined) ?? existing?.bypass_actors ?? [],
+          conditions: (body.conditions as Record<string, unknown> | undefined) ?? existing?.conditions ?? null,
+          rules,
+          createdAt: existing?.createdAt ?? t,
+          updatedAt: t,
+        };
+        r.rulesets.set(rs.id, rs);
+        return { status: m.method === "POST" ? 201 : 200, body: rulesetObj(r, rs) };
+      }
+      case "GET /repos/{owner}/{repo}/rulesets/{ruleset_id}":
+      case "DELETE /repos/{owner}/{repo}/rulesets/{ruleset_id}": {
+        const r = repoOf();
+        const rs = r?.rulesets.get(Number(p.ruleset_id));
+        if (!r || !rs) return notFound();
+        if (m.method === "DELETE") {
+          r.rulesets.delete(rs.id);
+          return { status: 204 };
+        }
+        return { status: 200, body: rulesetObj(r, rs) };
+      }
+      case "GET /app": {
+        const app = apps.get(appId as number) as FakeApp;
+        return { status: 200, body: appObj(app) };
+      }
+      case "GET /app/installations/{installation_id}": {
+        const i = installations.get(Number(p.installation_id));
+        return i && i.appId === appId ? { status: 200, body: installationObj(i) } : notFound();
+      }
+      case "GET /orgs/{org}/installation":
+      case "GET /users/{username}/installation": {
+        const account = (p.org ?? p.username) as string;
+        const u = users.get(account.toLowerCase());
+        if (!u || (m.template.startsWith("/orgs/") && u.type !== "Organization")) return notFound();
+        const i = [...installations.values()].find((x) => x.appId === appId && x.account.toLowerCase() === account.toLowerCase());
+        return i ? { status: 200, body: installationObj(i) } : notFound();
+      }
+      case "POST /app/installations/{installation_id}/access_tokens": {
+        const i = installations.get(Number(p.installation_id));
+        if (!i || i.appId !== appId) return notFound();
+        const app = apps.get(i.appId) as FakeApp;
+        const token = `ghs_${randomBytes(18).toString("hex")}`;
+        tokens.set(token, { login: `${app.slug}[bot]`, installation: i.id });
+        installationTokens.push(token);
+        return {
+          status: 201,
+          body: {
+            token,
+            expires_at: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d{3}Z$/, "Z"),
+            permissions: i.permissions,
+            repository_selection: "all",
+          },
+        };
+      }
       case "GET /repos/{owner}/{repo}/actions/oidc/customization/sub": {
         const r = repoOf();
         return r ? { status: 200, body: r.oidc } : notFound();
@@ -973,10 +1228,13 @@ export async function startGithubFake(): Promise<GithubFake> {
     }
     const auth = req.headers.authorization ?? "";
     const token = /^(?:token|bearer)\s+(.+)$/i.exec(auth)?.[1];
-    const who = token ? tokens.get(token) : undefined;
-    const extra: Record<string, string> = who?.scopes ? { "x-oauth-scopes": who.scopes.join(", ") } : {};
+    const jwtOnly = JWT_OPERATIONS.has(`${m.method} ${m.template}`);
+    const appId = jwtOnly && token ? appOfJwt(token) : undefined;
+    const who = jwtOnly ? (appId !== undefined ? { login: "" } : undefined) : token ? tokens.get(token) : undefined;
+    const extra: Record<string, string> = who && "scopes" in who && who.scopes ? { "x-oauth-scopes": who.scopes.join(", ") } : {};
     let answer: Answer;
-    if (!who) answer = err(401, "Bad credentials");
+    if (!who) answer = err(401, jwtOnly ? "A JSON web token could not be decoded" : "Bad credentials");
+    else if (jwtOnly) answer = handle(m, (body ?? {}) as Record<string, unknown>, "", url.searchParams, appId);
     else {
       const hookReq: HookRequest = { method, path: url.pathname, operationId: m.operationId, pathParams: m.pathParams, body };
       const hooked = hooks.map((h) => h(hookReq)).find((x) => x !== undefined);
@@ -1038,6 +1296,28 @@ export async function startGithubFake(): Promise<GithubFake> {
       const sealed = sodium.from_base64(s.encrypted, sodium.base64_variants.ORIGINAL);
       return sodium.to_string(sodium.crypto_box_seal_open(sealed, e.key.publicKey, e.key.privateKey));
     },
+    decryptRepositorySecret(owner, repo, name) {
+      const r = repos.get(`${owner}/${repo}`.toLowerCase());
+      const s = r?.secrets.get(name.toUpperCase());
+      if (!r || !s) return undefined;
+      const sealed = sodium.from_base64(s.encrypted, sodium.base64_variants.ORIGINAL);
+      return sodium.to_string(sodium.crypto_box_seal_open(sealed, r.key.publicKey, r.key.privateKey));
+    },
+    addApp(slug, owner) {
+      const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const privateKeyPem = privateKey.export({ type: "pkcs1", format: "pem" }).toString();
+      const app: FakeApp = { id: nextId++, slug, owner, privateKeyPem, publicKey };
+      apps.set(app.id, app);
+      return app;
+    },
+    installApp(appId, account, permissions) {
+      if (!apps.has(appId)) throw new Error(`no app ${appId}`);
+      if (!users.has(account.toLowerCase())) throw new Error(`no account ${account}`);
+      const id = nextId++;
+      installations.set(id, { id, appId, account, permissions: { metadata: "read", ...permissions } });
+      return id;
+    },
+    installationTokens,
     violations,
     requests,
     writes: () => writeCount,

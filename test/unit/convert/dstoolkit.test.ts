@@ -459,7 +459,7 @@ describe("bad input", () => {
     expect(e.message).toMatch(/no dstoolkit-mlops-databricks parameter files found$/);
     expect(e.hint).toContain("Pipeline_Param/<Environment>.json");
     expect(error(() => convertDstoolkit(".", { relativeTo: FIXTURES })).message).toBe(
-      ".: found several sets of parameter files: databricks-configs/infrastructure/databricks/databricks_configs, pipeline-param/.github/workflows/Pipeline_Param",
+      ".: found several sets of parameter files: azure-configs/infrastructure/databricks/databricks_configs, azure-pipeline-param/.github/workflows/Pipeline_Param, databricks-configs/infrastructure/databricks/databricks_configs, pipeline-param/.github/workflows/Pipeline_Param",
     );
   });
 

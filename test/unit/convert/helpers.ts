@@ -2,7 +2,8 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll } from "vitest";
-import { main } from "../../../src/cli/main.js";
+
+export { runCli } from "../../support/cli.js";
 
 export const FIXTURES = resolve("test/fixtures/dstoolkit");
 /** `Pipeline_Param/<Env>.json`, as under .github/workflows/ of the accelerator. */
@@ -29,30 +30,4 @@ export function copyFixture(from: string): string {
   const dir = tempDir();
   cpSync(from, dir, { recursive: true });
   return dir;
-}
-
-/** Runs the CLI in-process; returns its exit code and what it wrote on stdout and stderr. */
-export async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  }) as typeof process.stderr.write;
-  const previous = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.stdout.write = out;
-    process.stderr.write = err;
-    process.exitCode = previous;
-  }
 }

@@ -3,10 +3,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { main } from "../../../src/cli/main.js";
 import { type RunningWorkspace, startWorkspace } from "../../../src/workspace/server.js";
 import { type FakeApp, type FakeKeyVault, startFakeKeyVault } from "../../fakes/azure-keyvault/server.js";
 import { selfSignedCertificate } from "../../fakes/azure-keyvault/tls.js";
+import { type CliResult, runCli } from "../../support/cli.js";
 
 /**
  * `lakeforge plan` and `apply` (the CLI's `main`, in this process) with a secret scope whose secret
@@ -83,28 +83,11 @@ const MISSING = [
   "            secret: not-there", // 20
 ].join("\n");
 
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args, "-C", dir]);
-    return { code, stdout, stderr };
-  } finally {
-    process.exitCode = undefined;
-    out.mockRestore();
-    err.mockRestore();
-    output.stdout += stdout;
-    output.stderr += stderr;
-  }
+async function cli(...args: string[]): Promise<CliResult> {
+  const r = await runCli([...args, "-C", dir]);
+  output.stdout += r.stdout;
+  output.stderr += r.stderr;
+  return r;
 }
 
 interface LogEntry {

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RunningWorkspace, startWorkspace, WorkspaceLockedError } from "../../../src/workspace/server.js";
+import { finished } from "../../support/process.js";
 
 /*
  * The local workspace's HTTP behaviour, persistence and concurrency, driven with plain fetch (and, for
@@ -130,16 +131,7 @@ async function serveChild(args: string[]): Promise<{ child: ChildProcess; url: s
 async function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   children.push(child);
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => {
-    stdout += d.toString();
-  });
-  child.stderr.on("data", (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const [code] = (await once(child, "exit")) as [number | null];
-  return { code, stdout, stderr };
+  return finished(child);
 }
 
 async function kill(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
