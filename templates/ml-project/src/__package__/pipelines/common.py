@@ -10,6 +10,7 @@ import argparse
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -36,10 +37,18 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 @dataclass(frozen=True)
 class Context:
-    """The parsed arguments plus the Spark session, with MLflow configured."""
+    """The parsed arguments plus the Spark session, with MLflow configured.
+
+    The session starts on first use, so a step that only talks to MLflow (promotion) starts no JVM.
+    """
 
     args: argparse.Namespace
-    spark: SparkSession
+    app_name: str = PROJECT_NAME
+
+    @cached_property
+    def spark(self) -> SparkSession:
+        """The Spark session of this run (see :func:`get_spark`)."""
+        return get_spark(self.app_name)
 
     @property
     def model_name(self) -> str:
@@ -75,4 +84,4 @@ def start(arguments: argparse.ArgumentParser, argv: Sequence[str] | None) -> Con
     args = arguments.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configure_mlflow()
-    return Context(args=args, spark=get_spark(PROJECT_NAME))
+    return Context(args=args)
