@@ -1,13 +1,14 @@
 import { collectRefs, Ref } from "../config/refs.js";
 import type { DesiredResource } from "../engine/types.js";
 import { canonicalWorkspacePath } from "../resources/databricks/common.js";
+import { withServedEntities } from "../resources/databricks/serving-endpoint.js";
 import type { BundleResource, Obj, Permission, ResolvedBundle } from "./resolve.js";
 import { SUPPORTED_KINDS } from "./source.js";
 import type { SyncedFile } from "./sync.js";
 
 /**
- * A resolved bundle as the engine's desired resources: one per job, experiment, schema, volume and
- * registered model (named by its key), an access list per resource with permissions
+ * A resolved bundle as the engine's desired resources: one per job, experiment, schema, volume,
+ * registered model and model serving endpoint (named by its key), an access list per resource with permissions
  * (`databricks.permissions.<kind>.<key>`), a grant per principal of a Unity Catalog resource
  * (`databricks.grant.<kind>.<key>.<principal>`), the root folder's access list from the top-level
  * permissions, and a workspace file or notebook per synchronised file (named by its relative path).
@@ -19,12 +20,30 @@ const FIELDS: Record<string, readonly string[]> = {
   schemas: ["catalog_name", "name", "comment", "properties", "storage_root", "enable_predictive_optimization"],
   volumes: ["catalog_name", "schema_name", "name", "volume_type", "storage_location", "comment"],
   registered_models: ["catalog_name", "schema_name", "name", "comment", "storage_location"],
+  model_serving_endpoints: [
+    "name",
+    "config",
+    "tags",
+    "route_optimized",
+    "ai_gateway",
+    "description",
+    "budget_policy_id",
+    "email_notifications",
+  ],
 };
 
-const PERMISSION_TYPES: Record<string, string> = { jobs: "jobs", experiments: "experiments" };
+const PERMISSION_TYPES: Record<string, string> = {
+  jobs: "jobs",
+  experiments: "experiments",
+  model_serving_endpoints: "serving-endpoints",
+};
+/** The output holding the id the Permissions API knows an object by, where it is not the resource's id. */
+const PERMISSION_IDS: Record<string, string> = { model_serving_endpoints: "endpoint_id" };
 const GRANT_TYPES: Record<string, string> = { schemas: "schema", volumes: "volume", registered_models: "registered_model" };
 /** Workspace folder levels of the top-level permissions. */
 const FOLDER_LEVELS: Record<string, string> = { CAN_MANAGE: "CAN_MANAGE", CAN_RUN: "CAN_RUN", CAN_VIEW: "CAN_READ" };
+
+const isPlain = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const pick = (o: Obj, keys: readonly string[]) =>
   Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
@@ -36,11 +55,13 @@ const entry = (p: Permission): Obj => {
 
 export function desiredResources(bundle: ResolvedBundle, files: readonly SyncedFile[]): DesiredResource[] {
   const out: DesiredResource[] = [];
-  const idRef = (r: BundleResource) => new Ref(SUPPORTED_KINDS[r.kind] as string, r.key, "id", r.kind);
+  const idRef = (r: BundleResource, field = "id") => new Ref(SUPPORTED_KINDS[r.kind] as string, r.key, field, r.kind);
   for (const r of bundle.resources) {
     const kind = SUPPORTED_KINDS[r.kind] as string;
     let spec: Obj = r.kind === "jobs" ? { ...r.spec } : pick(r.spec, FIELDS[r.kind] ?? []);
     if (r.kind === "experiments" && typeof spec.name === "string") spec = { ...spec, name: canonicalWorkspacePath(spec.name) };
+    // served_models is the older form of served_entities: deployed as served entities, as the Databricks CLI does.
+    if (r.kind === "model_serving_endpoints" && isPlain(spec.config)) spec = { ...spec, config: withServedEntities(spec.config) };
     const uses = [...r.uses].map((a) => {
       const [k, key] = a.split(".") as [string, string];
       return { kind: SUPPORTED_KINDS[k] as string, name: key, field: "id" };
@@ -53,7 +74,7 @@ export function desiredResources(bundle: ResolvedBundle, files: readonly SyncedF
       out.push({
         kind: "databricks.permissions",
         name: `${r.kind}.${r.key}`,
-        spec: { object_type: type, object_id: idRef(r), access_control_list: r.permissions.map(entry) },
+        spec: { object_type: type, object_id: idRef(r, PERMISSION_IDS[r.kind]), access_control_list: r.permissions.map(entry) },
         dependsOn: [{ kind, name: r.key, field: "id" }],
         source: r.source,
       });

@@ -134,7 +134,12 @@ export function normalizePrefix(prefix: string): string {
 const JOB_LEVELS: Record<string, string> = { CAN_MANAGE: "CAN_MANAGE", CAN_VIEW: "CAN_VIEW", CAN_RUN: "CAN_MANAGE_RUN" };
 const EXPERIMENT_LEVELS: Record<string, string> = { CAN_MANAGE: "CAN_MANAGE", CAN_VIEW: "CAN_READ" };
 /** Top-level permission levels per kind (kinds without ACLs, such as Unity Catalog ones, take none). */
-const LEVELS: Record<string, Record<string, string>> = { jobs: JOB_LEVELS, experiments: EXPERIMENT_LEVELS };
+const SERVING_LEVELS: Record<string, string> = { CAN_MANAGE: "CAN_MANAGE", CAN_VIEW: "CAN_VIEW", CAN_RUN: "CAN_QUERY" };
+const LEVELS: Record<string, Record<string, string>> = {
+  jobs: JOB_LEVELS,
+  experiments: EXPERIMENT_LEVELS,
+  model_serving_endpoints: SERVING_LEVELS,
+};
 /** Kinds whose ACL has an owner: the deploying user's CAN_MANAGE becomes IS_OWNER. */
 const HAS_OWNER = new Set(["jobs"]);
 
@@ -531,6 +536,7 @@ const OUTPUTS: Record<string, string[]> = {
   schemas: ["full_name", "storage_location"],
   volumes: ["full_name", "volume_id"],
   registered_models: ["full_name"],
+  model_serving_endpoints: ["endpoint_id"],
 };
 
 /** Keeps one element per key in a job's keyed array, later definitions merged over earlier ones. */
@@ -667,7 +673,8 @@ function applyPresets(resources: BundleResource[], presets: Obj): void {
         for (const [k, v] of tags) if (!list.some((t) => t.key === k)) list.push({ key: k, value: v });
         s.tags = list;
       }
-    } else if (r.kind === "registered_models" || r.kind === "schemas") {
+    } else if (r.kind === "registered_models" || r.kind === "schemas" || r.kind === "model_serving_endpoints") {
+      // Names without spaces or brackets: the normalised prefix; no preset tags (as the Databricks CLI does).
       if (typeof s.name === "string") s.name = ucPrefix + s.name;
     }
   }

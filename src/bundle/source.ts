@@ -25,13 +25,13 @@ export const SUPPORTED_KINDS: Record<string, string> = {
   registered_models: "databricks.registered_model",
   schemas: "databricks.schema",
   volumes: "databricks.volume",
+  model_serving_endpoints: "databricks.model_serving_endpoint",
 };
 
 /** Kinds the bundle format has that Lakeforge does not deploy (reported as such, located). */
 const KNOWN_UNSUPPORTED = [
   "pipelines",
   "models",
-  "model_serving_endpoints",
   "quality_monitors",
   "clusters",
   "dashboards",
@@ -122,6 +122,8 @@ const PRESET_KEYS = [
   "artifacts_dynamic_version",
 ];
 const PERMISSION_LEVELS = ["CAN_MANAGE", "CAN_VIEW", "CAN_RUN"];
+/** The levels a resource's own permissions may use, for kinds checked before deploying. */
+const RESOURCE_LEVELS: Record<string, string[]> = { model_serving_endpoints: ["CAN_MANAGE", "CAN_QUERY", "CAN_VIEW"] };
 const PRINCIPALS = ["user_name", "group_name", "service_principal_name"];
 
 /** Arrays of a job merged by key (the same element defined twice is merged into one). */
@@ -617,10 +619,10 @@ function validateResource(kind: string, key: string, def: LNode, root: string, i
     else if (n.t !== "scalar" || n.value === null) issues.push(issueAt(n, "expected a string"));
   };
   const perms = def.entries.get("permissions");
-  if (perms) validatePermissions(perms, issues);
+  if (perms) validatePermissions(perms, issues, RESOURCE_LEVELS[kind]);
   const grants = def.entries.get("grants");
   if (grants) {
-    if (kind === "jobs" || kind === "experiments")
+    if (kind === "jobs" || kind === "experiments" || kind === "model_serving_endpoints")
       issues.push(issueAt(grants, `${kind} take permissions, not grants`, undefined, true));
     else if (grants.t !== "seq") issues.push(issueAt(grants, "expected a list of grants"));
     else
@@ -651,6 +653,7 @@ function validateResource(kind: string, key: string, def: LNode, root: string, i
             issues.push(issueAt(item, `every element needs a ${k}`));
     }
   } else if (kind === "experiments") need("name");
+  else if (kind === "model_serving_endpoints") validateServingEndpoint(def, issues);
   else if (kind === "schemas") {
     need("name");
     need("catalog_name");
@@ -658,6 +661,35 @@ function validateResource(kind: string, key: string, def: LNode, root: string, i
     need("name");
     need("catalog_name");
     need("schema_name");
+  }
+}
+
+/**
+ * A model serving endpoint: a name the service accepts, and a config with served entities or (older)
+ * served models, not both, as the Databricks CLI checks.
+ */
+function validateServingEndpoint(def: MapNode, issues: ConfigIssue[]): void {
+  const name = def.entries.get("name");
+  if (!name) issues.push(issueAt(def, "name is required", undefined, true));
+  else if (name.t !== "scalar" || typeof name.value !== "string") issues.push(issueAt(name, "expected a string"));
+  else if (!name.value.includes("${") && !/^[A-Za-z0-9_-]{1,63}$/.test(name.value))
+    issues.push(issueAt(name, "an endpoint name consists of letters, digits, dashes and underscores (at most 63)"));
+  const config = def.entries.get("config");
+  if (!config) return;
+  if (config.t !== "map") {
+    issues.push(issueAt(config, "expected a mapping with served_entities and traffic_config"));
+    return;
+  }
+  const entities = config.entries.get("served_entities");
+  const models = config.entries.get("served_models");
+  if (entities && models)
+    issues.push(
+      issueAt(models, "use served_entities or served_models, not both (served_models is the older form)", undefined, true),
+    );
+  for (const list of [entities, models]) {
+    if (!list) continue;
+    if (list.t !== "seq") issues.push(issueAt(list, "expected a list"));
+    else for (const item of list.items) if (item.t !== "map") issues.push(issueAt(item, "expected a mapping"));
   }
 }
 

@@ -11,6 +11,7 @@ interface ServeOptions {
   printProfile?: string | boolean;
   json?: boolean;
   clusterStartDelay: string;
+  servingUpdateDelay: string;
   requestLog?: string;
   python?: string;
 }
@@ -26,6 +27,7 @@ export function workspaceCommand(program: Command, out: Output): void {
     .option("--print-profile [name]", "print a ~/.databrickscfg profile for this workspace on stdout")
     .option("--json", "print {url, token, data_dir, pid} as one JSON line on stdout once ready")
     .option("--cluster-start-delay <ms>", "milliseconds a cluster stays PENDING before RUNNING", "0")
+    .option("--serving-update-delay <ms>", "milliseconds a serving endpoint's new config stays IN_PROGRESS", "0")
     .option("--request-log <file>", "append every request to this file as JSON lines")
     .option("--python <path>", "Python interpreter job tasks run on (default: LAKEFORGE_RUNTIME_PYTHON, else python3)")
     .action(async (o: ServeOptions) => {
@@ -34,6 +36,9 @@ export function workspaceCommand(program: Command, out: Output): void {
       const delay = Number(o.clusterStartDelay);
       if (!Number.isFinite(delay) || delay < 0)
         throw new UserError(`--cluster-start-delay: ${o.clusterStartDelay} is not a number of milliseconds`);
+      const servingDelay = Number(o.servingUpdateDelay);
+      if (!Number.isFinite(servingDelay) || servingDelay < 0)
+        throw new UserError(`--serving-update-delay: ${o.servingUpdateDelay} is not a number of milliseconds`);
       let running: Awaited<ReturnType<typeof startWorkspace>>;
       try {
         running = await startWorkspace({
@@ -42,6 +47,7 @@ export function workspaceCommand(program: Command, out: Output): void {
           dataDir: o.dataDir,
           ephemeral: o.ephemeral === true,
           clusterStartDelayMs: delay,
+          servingUpdateDelayMs: servingDelay,
           ...(o.requestLog ? { requestLogFile: o.requestLog } : {}),
           ...(o.python ? { runs: { python: o.python } } : {}),
           log: (line) => out.warn(line),

@@ -26,6 +26,8 @@ export interface WorkspaceOptions {
   token?: string;
   /** Milliseconds a cluster stays PENDING before RUNNING. Default 0 (immediately after the response). */
   clusterStartDelayMs?: number;
+  /** Milliseconds a serving endpoint's new configuration stays IN_PROGRESS. Default 0. */
+  servingUpdateDelayMs?: number;
   /** Append every request as a JSON line to this file. */
   requestLogFile?: string;
   /** Where diagnostics go (501s, start-up). Default: nowhere. */
@@ -74,6 +76,7 @@ export async function startWorkspace(options: WorkspaceOptions = {}): Promise<Ru
     store,
     {
       clusterStartDelayMs: options.clusterStartDelayMs ?? 0,
+      ...(options.servingUpdateDelayMs !== undefined ? { servingUpdateDelayMs: options.servingUpdateDelayMs } : {}),
       onNotImplemented: (method, path) => log(`not implemented: ${method} ${path}`),
       ...(options.runs ? { runs: options.runs } : {}),
     },

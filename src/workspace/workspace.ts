@@ -65,6 +65,8 @@ export class RequestLog {
 export interface WorkspaceSettings {
   /** Milliseconds a cluster spends PENDING (or RESTARTING) before it is RUNNING. */
   clusterStartDelayMs: number;
+  /** Milliseconds a serving endpoint's new configuration stays IN_PROGRESS. Default 0 (settled by the next read). */
+  servingUpdateDelayMs?: number;
   /** Log a line for each request answered 501. */
   onNotImplemented: (method: string, path: string) => void;
   /** Job runs: the runtime interpreter, where environments are cached, the log limit per task run. */

@@ -18,6 +18,7 @@ import { secretAdapter } from "./secret.js";
 import { secretAclAdapter } from "./secret-acl.js";
 import { secretScopeAdapter } from "./secret-scope.js";
 import { servicePrincipalAdapter } from "./service-principal.js";
+import { servingEndpointAdapter } from "./serving-endpoint.js";
 import { volumeAdapter } from "./volume.js";
 import { workspaceFileAdapter } from "./workspace-file.js";
 
@@ -45,6 +46,7 @@ export const DATABRICKS_ADAPTERS: readonly ResourceAdapter<DatabricksCtx>[] = [
   experimentAdapter,
   groupAdapter,
   servicePrincipalAdapter,
+  servingEndpointAdapter,
 ];
 
 /** The Databricks resource adapters by kind (`databricks.job`, ...), for the engine's `adapters` option. */
@@ -71,6 +73,7 @@ export {
   secretAdapter,
   secretScopeAdapter,
   servicePrincipalAdapter,
+  servingEndpointAdapter,
   volumeAdapter,
   workspaceFileAdapter,
 };

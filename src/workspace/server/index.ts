@@ -13,6 +13,7 @@ import { register as repos } from "./repos.js";
 import { register as runs } from "./runs.js";
 import { register as scim } from "./scim.js";
 import { register as secrets } from "./secrets.js";
+import { register as servingEndpoints } from "./serving-endpoints.js";
 import { register as telemetry } from "./telemetry.js";
 import { register as tokens } from "./tokens.js";
 import { register as unityCatalog } from "./unity-catalog.js";
@@ -36,6 +37,7 @@ export function registerServices(r: Router, ws: Workspace): void {
     instancePools,
     clusters,
     libraries,
+    servingEndpoints,
     workspace,
     repos,
   ])
