@@ -1,10 +1,10 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DatabricksClient } from "../clients/databricks/index.js";
 import { UserError } from "../lib/errors.js";
 import { registerSecretValue } from "../lib/secret.js";
+import { runningLocalWorkspace } from "../workspace/connect.js";
 import { startWorkspace } from "../workspace/server.js";
 
 /**
@@ -43,19 +43,14 @@ const clientFor = (url: string, token: string) => {
   return new DatabricksClient({ host: url, auth: async () => header });
 };
 
-/** The workspace serving `dataDir`, if one is running (its lock names a live process and it answers). */
+/** The workspace serving `dataDir`, if one is running (its lock names a live process) and it answers. */
 export async function runningWorkspace(dataDir: string): Promise<{ url: string; token: string; pid: number } | undefined> {
-  const lockFile = join(dataDir, "server.lock");
-  const tokenFile = join(dataDir, "admin-token");
-  if (!existsSync(lockFile) || !existsSync(tokenFile)) return undefined;
+  const running = runningLocalWorkspace(dataDir);
+  if (!running) return undefined;
+  registerSecretValue(running.token);
   try {
-    const lock = JSON.parse(readFileSync(lockFile, "utf8")) as { pid?: number; url?: string };
-    if (!lock.pid || !lock.url) return undefined;
-    process.kill(lock.pid, 0);
-    const token = readFileSync(tokenFile, "utf8").trim();
-    registerSecretValue(token);
-    await clientFor(lock.url, token).get("/api/2.0/preview/scim/v2/Me");
-    return { url: lock.url, token, pid: lock.pid };
+    await clientFor(running.url, running.token).get("/api/2.0/preview/scim/v2/Me");
+    return running;
   } catch {
     return undefined;
   }
