@@ -31,6 +31,11 @@ function leftovers(f: AzureDevopsFake, name: string): string[] {
       .pipelines()
       .filter((p) => p.name.startsWith(`${name}-`))
       .map((p) => `pipeline ${p.name}`),
+    // A deleted repository's access control list stays (recycle bin): its entries must be removed.
+    ...f
+      .repositoryAces()
+      .filter((e) => e.repository === name)
+      .map((e) => `access of ${e.team}`),
   ];
 }
 
@@ -70,8 +75,8 @@ describe("Azure DevOps bootstrap through the orchestrator", () => {
     fake = s.fake;
     await bootstrap(azureDevopsProvider(), s.ctx(), request(s.canaries, { name: "probe" }), { state: memoryState().backend });
     const total = s.fake.writes();
-    // 14 objects and the pipelines' permissions on 2 variable groups and 2 environments.
-    expect(total).toBe(18);
+    // 14 objects, the pipelines' permissions on 2 variable groups and 2 environments, and 2 teams' access.
+    expect(total).toBe(20);
 
     let rolledBack = 0;
     for (let n = 0; n < total; n++) {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { ACCESS_LEVELS } from "../../src/bootstrap/azure-devops/resources/repository-permission.js";
 import { azureDevopsStatePath } from "../../src/cli/init.js";
 import { main } from "../../src/cli/main.js";
 import { MANIFEST_PATH } from "../../src/template/project.js";
@@ -117,6 +118,10 @@ describe("lakeforge init --forge azure-devops", () => {
         .sort(),
     ).toEqual(["demo-ci", "demo-deploy"]);
     expect(s.fake.policies().length).toBe(4);
+    // GITHUB_ADMINS_GROUP administers the repository.
+    expect(s.fake.repositoryAces().map((e) => `${e.repository} ${e.team} ${e.allow}/${e.deny}`)).toEqual([
+      `demo ml-admins ${ACCESS_LEVELS.administer}/0`,
+    ]);
 
     const stateFile = azureDevopsStatePath(forgeDir, s.fake.url, "ml", "demo");
     expect(existsSync(stateFile)).toBe(true);

@@ -54,6 +54,10 @@ export interface AzureDevopsCtx {
   readonly projects: Map<string, Promise<{ id: string; name: string } | undefined>>;
   /** Team ids of a project by lower-case team name (read once per run). */
   readonly teams: Map<string, Promise<Map<string, { id: string; name: string }>>>;
+  /** Identity descriptors by identity id (read once per run). */
+  readonly descriptors: Map<string, Promise<string | undefined>>;
+  /** The URL of the identities service (`vssps.dev.azure.com/<org>` on Azure DevOps Services), found once per run. */
+  identitiesUrl(): Promise<string>;
 }
 
 const once = <T>(f: () => Promise<T>): (() => Promise<T>) => {
@@ -148,6 +152,9 @@ function retryDecision(
   return undefined;
 }
 
+/** The resource area of identities (IMS). */
+const IDENTITIES_AREA_ID = "8a3d49b8-91f0-46ef-b33d-dda338c25db3";
+
 export function createAzureDevopsContext(options: AzureDevopsOptions): AzureDevopsCtx {
   const orgUrl = options.orgUrl.replace(/\/+$/, "");
   const token = Secret.from(options.token);
@@ -191,6 +198,15 @@ export function createAzureDevopsContext(options: AzureDevopsOptions): AzureDevo
     policy: client("policy", () => api.getPolicyApi()),
     projects: new Map(),
     teams: new Map(),
+    descriptors: new Map(),
+    // Identities are served by their own resource area (IMS); a server without resource areas
+    // (Azure DevOps Server) serves them at the collection URL.
+    identitiesUrl: once(async () => {
+      const locations = await call("GET /_apis/ResourceAreas (ims)", () => api.getLocationsApi());
+      const areas = await call("GET /_apis/ResourceAreas", () => locations.getResourceAreas());
+      const ims = (areas ?? []).find((a) => a.id?.toLowerCase() === IDENTITIES_AREA_ID);
+      return (ims?.locationUrl ?? orgUrl).replace(/\/+$/, "");
+    }),
   };
 }
 
@@ -246,15 +262,19 @@ export function teamsOf(ctx: AzureDevopsCtx, project: string): Promise<Map<strin
   return p;
 }
 
-/** A raw request through the library's own REST client (same authentication), for APIs it has no client for. */
+/**
+ * A raw request through the library's own REST client (same authentication), for APIs it has no
+ * client for. `baseUrl` (default the organisation URL) serves APIs of another resource area.
+ */
 export async function rawRequest<T>(
   ctx: AzureDevopsCtx,
   method: "GET" | "POST" | "PATCH" | "DELETE",
   path: string,
   apiVersion: string,
   body?: unknown,
+  baseUrl: string = ctx.orgUrl,
 ): Promise<T | undefined> {
-  const url = `${ctx.orgUrl}/${path.replace(/^\/+/, "")}`;
+  const url = `${baseUrl}/${path.replace(/^\/+/, "")}`;
   const where = path.split("?")[0] as string;
   const options = { acceptHeader: `application/json;api-version=${apiVersion}` };
   return ctx.call(`${method} /${where.replace(/^\/+/, "")}`, async () => {

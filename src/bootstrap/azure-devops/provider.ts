@@ -12,6 +12,7 @@ import { blobsOf, filesAdapter, head } from "./resources/files.js";
 import { pipelineAdapter } from "./resources/pipeline.js";
 import { pipelinePermissionAdapter } from "./resources/pipeline-permission.js";
 import { repositoryAdapter } from "./resources/repository.js";
+import { repositoryPermissionAdapter } from "./resources/repository-permission.js";
 import { variableGroupAdapter } from "./resources/variable-group.js";
 
 /**
@@ -49,6 +50,7 @@ export const AZURE_DEVOPS_KINDS = [
   "azure-devops.pipeline",
   "azure-devops.branch_policy",
   "azure-devops.pipeline_permission",
+  "azure-devops.repository_permission",
 ] as const;
 
 const ref = (kind: string, name: string): Ref => ({ kind, name, field: "id" });
@@ -144,6 +146,16 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         });
     }
 
+    // Teams granted access to the repository, and approvers named as teams, must be teams of the project.
+    if (req.teams.length > 0) {
+      const teams = await teamsOf(ctx, project);
+      for (const t of req.teams)
+        if (!teams.has(t.name.toLowerCase()))
+          issues.push({
+            message: `team ${t.name} (${t.permission} access to ${req.name}) is not a team of project ${project}`,
+            hint: "create the team in the project, or fix its name",
+          });
+    }
     const reviewers = [...new Set(req.environments.flatMap((e) => e.reviewers))].filter((r) => !GUID.test(r));
     if (reviewers.length > 0) {
       const teams = await teamsOf(ctx, project);
@@ -185,6 +197,14 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         dependsOn: [ref("azure-devops.files", req.defaultBranch)],
       },
     ];
+    // Each team's access to the repository (an entry of its access control list).
+    for (const t of req.teams)
+      out.push({
+        kind: "azure-devops.repository_permission",
+        name: t.name,
+        spec: { ...base, team: t.name, permission: t.permission },
+        dependsOn: repoRef,
+      });
     if (req.releaseBranch !== req.defaultBranch)
       out.push({
         kind: "azure-devops.branch",
@@ -302,6 +322,7 @@ export function azureDevopsProvider(options: AzureDevopsProviderOptions = {}): F
         pipelineAdapter,
         branchPolicyAdapter,
         pipelinePermissionAdapter,
+        repositoryPermissionAdapter,
       ].map((a) => [a.kind, a]),
     );
 

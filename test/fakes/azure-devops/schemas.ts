@@ -24,6 +24,7 @@ import type {
 import type { CheckConfiguration } from "../../../src/bootstrap/azure-devops/resources/environment.js";
 import type { YamlPipelineConfiguration } from "../../../src/bootstrap/azure-devops/resources/pipeline.js";
 import type { ResourcePipelinePermissions } from "../../../src/bootstrap/azure-devops/resources/pipeline-permission.js";
+import type { SetAccessControlEntries } from "../../../src/bootstrap/azure-devops/resources/repository-permission.js";
 
 /**
  * Request bodies the Azure DevOps fake accepts, written from the `azure-devops-node-api` interfaces
@@ -188,6 +189,25 @@ export const pipelinePermissionsSchema = z.strictObject({
   allPipelines: z.strictObject({ authorized: z.boolean() }).nullable().optional(),
 });
 
+/**
+ * Access Control Entries - Set Access Control Entries (REST reference; the library has no security
+ * client): the token, whether to merge with an existing entry, and the entries by identity descriptor.
+ */
+export const setAccessControlEntriesSchema = z.strictObject({
+  token: z.string().min(1),
+  merge: z.boolean(),
+  accessControlEntries: z
+    .array(
+      z.strictObject({
+        descriptor: z.string().regex(/^[A-Za-z.]+;.+$/),
+        allow: z.number().int().min(0),
+        deny: z.number().int().min(0),
+        extendedInfo: z.unknown().optional(),
+      }),
+    )
+    .min(1),
+});
+
 // ---- compile-time conformance with the library's interfaces -------------------------------------
 
 type AllTrue<O> = false extends O[keyof O] ? false : true;
@@ -228,6 +248,7 @@ export const conformance: {
   buildValidation: Conforms<z.infer<typeof buildValidationSettingsSchema>, BuildValidationSettings>;
   check: Conforms<z.infer<typeof checkConfigurationSchema>, CheckConfiguration>;
   pipelinePermissions: Conforms<z.infer<typeof pipelinePermissionsSchema>, ResourcePipelinePermissions>;
+  accessControlEntries: Conforms<z.infer<typeof setAccessControlEntriesSchema>, SetAccessControlEntries>;
 } = {
   repositoryCreate: true,
   repositoryUpdate: true,
@@ -242,4 +263,5 @@ export const conformance: {
   buildValidation: true,
   check: true,
   pipelinePermissions: true,
+  accessControlEntries: true,
 };

@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TeamProject, WebApiTeam } from "azure-devops-node-api/interfaces/CoreInterfaces.js";
@@ -15,6 +15,7 @@ import {
   ItemContentType,
   VersionControlChangeType,
 } from "azure-devops-node-api/interfaces/GitInterfaces.js";
+import type { Identity } from "azure-devops-node-api/interfaces/IdentitiesInterfaces.js";
 import type { ConnectionData, ResourceAreaInfo } from "azure-devops-node-api/interfaces/LocationsInterfaces.js";
 import { ConfigurationType, type Pipeline, RepositoryType } from "azure-devops-node-api/interfaces/PipelinesInterfaces.js";
 import type { PolicyConfiguration } from "azure-devops-node-api/interfaces/PolicyInterfaces.js";
@@ -22,6 +23,10 @@ import type { EnvironmentInstance, VariableGroup, VariableValue } from "azure-de
 import type { z } from "zod";
 import type { CheckConfiguration } from "../../../src/bootstrap/azure-devops/resources/environment.js";
 import type { ResourcePipelinePermissions } from "../../../src/bootstrap/azure-devops/resources/pipeline-permission.js";
+import type {
+  AccessControlEntry,
+  AccessControlList,
+} from "../../../src/bootstrap/azure-devops/resources/repository-permission.js";
 import { GitStore } from "../github/git.js";
 import {
   checkConfigurationSchema,
@@ -33,6 +38,7 @@ import {
   refUpdatesSchema,
   repositoryCreateSchema,
   repositoryUpdateSchema,
+  setAccessControlEntriesSchema,
   variableGroupSchema,
 } from "./schemas.js";
 
@@ -72,10 +78,28 @@ export interface FakeRepository {
   pushes: number;
 }
 
+export interface FakeTeam {
+  id: string;
+  name: string;
+  /** The team's identity descriptor, `Microsoft.TeamFoundation.Identity;S-1-9-...`. */
+  descriptor: string;
+}
+
 export interface FakeProject {
   id: string;
   name: string;
-  teams: Map<string, { id: string; name: string }>;
+  teams: Map<string, FakeTeam>;
+}
+
+/** An entry of a repository's access control list in the Git Repositories namespace. */
+export interface FakeRepositoryAce {
+  /** The repository's name (it may have been deleted since: its list stays, as in Azure DevOps). */
+  repository: string;
+  token: string;
+  /** The team the descriptor belongs to. */
+  team: string;
+  allow: number;
+  deny: number;
 }
 
 export interface FakeVariableGroup {
@@ -92,7 +116,7 @@ export interface AzureDevopsFake {
   org: string;
   stop(): Promise<void>;
   addProject(name: string): FakeProject;
-  addTeam(project: string, name: string): { id: string; name: string };
+  addTeam(project: string, name: string): FakeTeam;
   /** A token: `pat` for Basic (personal access token), `bearer` for a bearer token. */
   addToken(token: string, kind?: "pat" | "bearer"): void;
   repo(project: string, name: string): FakeRepository | undefined;
@@ -104,6 +128,8 @@ export interface AzureDevopsFake {
   policies(): PolicyConfiguration[];
   /** Pipelines authorised to use a resource, by `<resourceType>/<resource id>`. */
   pipelinePermissions(): Map<string, number[]>;
+  /** Entries of repositories' access control lists (Git Repositories namespace), deleted repositories' too. */
+  repositoryAces(): FakeRepositoryAce[];
   readonly violations: string[];
   readonly requests: RecordedRequest[];
   /** Successful writes (POST, PUT, PATCH, DELETE) so far. */
@@ -209,6 +235,11 @@ AREAS.build = {
     location("build", "dbeaf647-6167-421a-bda9-c9327b25e2e6", "definitions", "{project}/_apis/{area}/{resource}/{definitionId}"),
   ],
 };
+// Identities are served by their own area (on vssps.dev.azure.com for Azure DevOps Services).
+AREAS.ims = {
+  id: "8a3d49b8-91f0-46ef-b33d-dda338c25db3",
+  locations: [location("IMS", "28010c54-d0c0-4c89-a5b0-1c9e188b9fb7", "Identities", "_apis/{resource}/{identityId}")],
+};
 AREAS.policy = {
   id: "fb13a388-40dd-4a04-b530-013a739c72ef",
   locations: [
@@ -233,6 +264,11 @@ class HttpError extends Error {
 
 const lc = (s: string) => s.toLowerCase();
 
+/** The Git Repositories security namespace: the only one a bootstrap writes. */
+const GIT_NAMESPACE = "2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87";
+/** Every permission bit of the Git Repositories namespace. */
+const GIT_ALL_BITS = 65535;
+
 export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFake> {
   const projects = new Map<string, FakeProject>(); // lower-case name → project
   const tokens = new Map<string, "pat" | "bearer">();
@@ -247,6 +283,9 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     { id: number; name: string; folder: string; path: string; repositoryId: string; projectId: string }
   >();
   let policies = new Map<number, PolicyConfiguration & { projectId: string }>();
+  // Security token → identity descriptor → entry; every repository ever made, by id (the recycle bin).
+  let acls = new Map<string, Map<string, { allow: number; deny: number }>>();
+  let madeRepos = new Map<string, { name: string; projectId: string }>();
   const violations: string[] = [];
   const requests: RecordedRequest[] = [];
   const hooks: RequestHook[] = [];
@@ -438,6 +477,7 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
       );
     const r: FakeRepository = { id: randomUUID(), name: b.name, project: p, git: new GitStore(), pushes: 0 };
     repos.set(r.id, r);
+    madeRepos.set(r.id, { name: r.name, projectId: p.id });
     return { status: 201, body: repoObj(r) };
   });
   on("GET", `/${P}/_apis/git/repositories/${P}`, (m) => ({ body: repoObj(repoOf(projectOf(m[1] as string), m[2] as string)) }));
@@ -735,6 +775,113 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     return { body: permissionsObj(r) };
   });
 
+  // Identities (only teams: the identities a bootstrap looks up).
+  const teamIdentity = (p: FakeProject, t: FakeTeam): Identity => {
+    const [identityType, identifier] = t.descriptor.split(";") as [string, string];
+    return {
+      id: t.id,
+      descriptor: { identityType, identifier },
+      providerDisplayName: `[${p.name}]\\${t.name}`,
+      isActive: true,
+      isContainer: true,
+      memberIds: [],
+      members: [],
+      memberOf: [],
+      properties: {},
+      resourceVersion: 2,
+      metaTypeId: 255,
+    };
+  };
+  on("GET", "/_apis/identities", (_m, q) => {
+    const all = [...projects.values()].flatMap((p) => [...p.teams.values()].map((t) => ({ p, t })));
+    const ids = q.get("identityIds");
+    const filter = q.get("searchFilter");
+    let found: typeof all;
+    if (ids) {
+      const want = new Set(ids.split(",").map(lc));
+      found = all.filter(({ t }) => want.has(lc(t.id)));
+    } else if (filter) {
+      const value = lc(q.get("filterValue") ?? "");
+      found = all.filter(({ p, t }) => lc(`[${p.name}]\\${t.name}`) === value || lc(`${p.name}\\${t.name}`) === value);
+    } else {
+      violations.push("GET identities: identityIds, descriptors or searchFilter is required");
+      throw new HttpError(400, "a filter is required");
+    }
+    return { body: list(found.map(({ p, t }) => teamIdentity(p, t))) };
+  });
+
+  // Access control lists of the Git Repositories security namespace (repository tokens only).
+  const teamOfDescriptor = (d: string) => {
+    for (const p of projects.values()) for (const t of p.teams.values()) if (lc(t.descriptor) === lc(d)) return t;
+    return undefined;
+  };
+  const securityNamespace = (m: RegExpExecArray) => {
+    if (lc(m[1] as string) !== GIT_NAMESPACE) {
+      violations.push(`security namespace ${m[1]} is not one a bootstrap writes`);
+      throw new HttpError(400, `unknown security namespace ${m[1]}`);
+    }
+  };
+  const repoToken = (token: string | null, live: boolean) => {
+    const t = /^repoV2\/([0-9a-f-]{36})\/([0-9a-f-]{36})$/i.exec(token ?? "");
+    if (!t) {
+      violations.push(`access control: token ${token} is not a repository token (repoV2/<project id>/<repository id>)`);
+      throw new HttpError(400, `invalid token ${token}`);
+    }
+    const made = madeRepos.get(lc(t[2] as string));
+    if (!made || lc(made.projectId) !== lc(t[1] as string)) throw new HttpError(400, `no repository for token ${token}`);
+    if (live && !repos.has(lc(t[2] as string))) throw new HttpError(404, `repository ${t[2]} was deleted`);
+    return `repoV2/${lc(t[1] as string)}/${lc(t[2] as string)}`;
+  };
+  const aclObj = (token: string, only?: Set<string>): AccessControlList => ({
+    inheritPermissions: true,
+    token,
+    acesDictionary: Object.fromEntries(
+      [...(acls.get(token) ?? [])]
+        .filter(([d]) => !only || only.has(lc(d)))
+        .map(([descriptor, e]): [string, AccessControlEntry] => [descriptor, { descriptor, allow: e.allow, deny: e.deny }]),
+    ),
+  });
+  on("GET", "/_apis/accesscontrollists/([^/]+)", (m, q) => {
+    securityNamespace(m);
+    const token = repoToken(q.get("token"), false);
+    if (q.get("recurse") === "true")
+      violations.push("GET accesscontrollists: a repository token has no children to recurse into");
+    const descriptors = q.get("descriptors");
+    const only = descriptors ? new Set(descriptors.split(",").map(lc)) : undefined;
+    return { body: list(acls.has(token) ? [aclObj(token, only)] : []) };
+  });
+  on("POST", "/_apis/accesscontrolentries/([^/]+)", (m, _q, body) => {
+    securityNamespace(m);
+    const b = validate(setAccessControlEntriesSchema, body, "POST accesscontrolentries");
+    const token = repoToken(b.token, true);
+    const acl = acls.get(token) ?? new Map<string, { allow: number; deny: number }>();
+    const out: AccessControlEntry[] = [];
+    for (const e of b.accessControlEntries) {
+      if (!teamOfDescriptor(e.descriptor))
+        throw new HttpError(400, `identity ${e.descriptor} does not exist`, "InvalidIdentityException");
+      if (((e.allow | e.deny) & ~GIT_ALL_BITS) !== 0 || (e.allow & e.deny) !== 0)
+        throw new HttpError(400, `invalid permission bits allow ${e.allow} deny ${e.deny}`);
+      const before = acl.get(e.descriptor);
+      const next = b.merge && before ? { allow: (before.allow | e.allow) & ~e.deny, deny: (before.deny | e.deny) & ~e.allow } : e;
+      acl.set(e.descriptor, { allow: next.allow, deny: next.deny });
+      out.push({ descriptor: e.descriptor, allow: next.allow, deny: next.deny });
+    }
+    acls.set(token, acl);
+    return { body: list(out) };
+  });
+  on("DELETE", "/_apis/accesscontrolentries/([^/]+)", (m, q) => {
+    securityNamespace(m);
+    const token = repoToken(q.get("token"), false);
+    const descriptors = (q.get("descriptors") ?? "").split(",").filter(Boolean);
+    if (descriptors.length === 0) violations.push("DELETE accesscontrolentries: descriptors missing");
+    const acl = acls.get(token);
+    let removed = false;
+    for (const d of descriptors)
+      for (const k of [...(acl?.keys() ?? [])]) if (lc(k) === lc(d)) removed = acl?.delete(k) === true || removed;
+    if (acl?.size === 0) acls.delete(token);
+    return { body: removed };
+  });
+
   // Pipelines and build definitions.
   on("POST", `/${P}/_apis/pipelines`, (m, _q, body) => {
     const p = projectOf(m[1] as string);
@@ -957,7 +1104,8 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     },
     addTeam(project, name) {
       const p = projectOf(project);
-      const t = { id: randomUUID(), name };
+      const sid = `S-1-9-1551374245-${[...randomBytes(16)].map((b) => b % 10).join("")}-1-${p.teams.size + 1}`;
+      const t: FakeTeam = { id: randomUUID(), name, descriptor: `Microsoft.TeamFoundation.Identity;${sid}` };
       p.teams.set(lc(name), t);
       return t;
     },
@@ -975,6 +1123,16 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
     pipelinePermissions: () =>
       new Map([...permissions].filter(([, v]) => v.size > 0).map(([k, v]) => [k.slice(k.indexOf("/") + 1), [...v].sort()])),
     pipelines: () => [...pipelines.values()],
+    repositoryAces: () =>
+      [...acls].flatMap(([token, acl]) =>
+        [...acl].map(([descriptor, e]) => ({
+          repository: madeRepos.get(token.slice(token.lastIndexOf("/") + 1))?.name ?? "",
+          token,
+          team: teamOfDescriptor(descriptor)?.name ?? descriptor,
+          allow: e.allow,
+          deny: e.deny,
+        })),
+      ),
     policies: () => [...policies.values()].map(policyObj),
     violations,
     requests,
@@ -999,6 +1157,8 @@ export async function startAzureDevopsFake(org = "acme"): Promise<AzureDevopsFak
       envs = new Map();
       checks = new Map();
       permissions = new Map();
+      acls = new Map();
+      madeRepos = new Map();
       pipelines = new Map();
       policies = new Map();
     },
