@@ -82,6 +82,7 @@ export const ACTION_INPUTS: readonly ActionInput[] = [
   { name: "options_file", kind: "flag", commands: INIT, flag: "--options" },
   { name: "dir", kind: "flag", commands: INIT, flag: "--dir" },
   { name: "forge_dir", kind: "flag", commands: INIT, flag: "--forge-dir" },
+  { name: "protection", kind: "flag", commands: INIT, flag: "--protection" },
   { name: "dry_run", kind: "switch", commands: INIT, flag: "--dry-run" },
   { name: "rollback", kind: "switch", commands: INIT, flag: "--no-rollback", negate: true },
   { name: "force", kind: "switch", commands: INIT, flag: "--force" },

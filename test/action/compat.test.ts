@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
+import { parseInputs } from "../../src/action/main.js";
 import { repositorySetting, requestFromProject, secretSettingName } from "../../src/bootstrap/request.js";
 import { main } from "../../src/cli/main.js";
 import { OptionsError, resolveOptions } from "../../src/template/input.js";
@@ -163,5 +164,26 @@ describe("lakeforge init with the workflow's names", () => {
       { name: "ml-team", permission: "push" },
       { name: "platform-admins", permission: "admin" },
     ]);
+  });
+});
+
+describe("the action's inputs as command-line flags", () => {
+  const inputs =
+    (given: Record<string, string>) =>
+    (name: string): string =>
+      given[name] ?? "";
+
+  it("passes the branch protection choice to init", () => {
+    const parsed = parseInputs(inputs({ command: "init", project_name: "churn", protection: "branch-protection" }));
+    const at = parsed.args.indexOf("--protection");
+    expect(at).toBeGreaterThan(-1);
+    expect(parsed.args[at + 1]).toBe("branch-protection");
+    expect(parsed.args[0]).toBe("churn");
+  });
+
+  it("refuses the protection input for plan", () => {
+    expect(() => parseInputs(inputs({ command: "plan", protection: "rulesets" }))).toThrow(
+      /input protection: applies to init only/,
+    );
   });
 });
