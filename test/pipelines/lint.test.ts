@@ -26,6 +26,7 @@ function variant(method: string): Strategy {
       "project: { name: variant }",
       "environments:",
       "  development: { workspace: local }",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a lakeforge.yaml reference, not a JavaScript template
       "  uat: { workspace: { host: '${env.UAT_HOST}' } }",
       "  preproduction: { workspace: { host: https://adb-2.2.azuredatabricks.net } }",
       "  production: { workspace: { host: https://adb-3.3.azuredatabricks.net } }",

@@ -12,7 +12,7 @@
  *
  * Configuration arrives as JSON in the first argument (no secrets).
  */
-export const LAUNCHER_PY = String.raw`
+export const LAUNCHER_PY = `
 import json
 import os
 import signal
