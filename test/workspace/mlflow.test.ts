@@ -146,6 +146,101 @@ describe.skipIf(!hasMlflow)("MLflow behind the local workspace (needs .cache/ven
     }
   }, 600_000);
 
+  test("the mlflow client registers, tags, stages and loads versions in the workspace model registry", async () => {
+    const ws = await startWorkspace({ ephemeral: true, port: 0, mlflowPython: PYTHON });
+    try {
+      const out = lastJson<{
+        run_id: string;
+        version: string;
+        second: string;
+        version_run_id: string;
+        version_status: string;
+        version_tags: Record<string, string>;
+        alias_refused: boolean;
+        latest: [string, string][];
+        searched: string[];
+        predictions: number[];
+        predictions_by_version: number[];
+      }>(await runPython([SCENARIO, "workspace-registry", "churn_ws"], ws.url, ws.token));
+      expect(out).toMatchObject({
+        version: "1",
+        second: "2",
+        version_run_id: out.run_id,
+        version_status: "READY",
+        version_tags: { validation_status: "passed" },
+        alias_refused: true,
+        latest: [
+          ["1", "Production"],
+          ["2", "Staging"],
+        ],
+        searched: ["1", "2"],
+        predictions: [0, 1, 1, 1],
+        predictions_by_version: [0, 1, 1, 1],
+      });
+
+      const auth = { authorization: `Bearer ${ws.token}` };
+      const get = async (path: string, headers: Record<string, string> = auth) => {
+        const res = await fetch(`${ws.url}${path}`, { headers });
+        return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+      };
+      // The registered model is the workspace's: the SDK's call shows its latest versions.
+      const model = await get("/api/2.0/mlflow/databricks/registered-models/get?name=churn_ws");
+      expect(model.body.registered_model_databricks).toMatchObject({
+        name: "churn_ws",
+        permission_level: "CAN_MANAGE",
+        latest_versions: [
+          expect.objectContaining({ version: "1", current_stage: "Production" }),
+          expect.objectContaining({ version: "2", current_stage: "Staging" }),
+        ],
+      });
+      // Version files: listed with the token, downloaded from a signed URL only.
+      const files = await get("/api/2.0/mlflow/model-versions/list-artifacts?name=churn_ws&version=1");
+      expect((files.body.files as { path: string }[]).map((f) => f.path)).toContain("MLmodel");
+      const signed = await get("/api/2.0/mlflow/model-versions/get-signed-download-uri?name=churn_ws&version=1&path=MLmodel");
+      const uri = signed.body.signed_uri as string;
+      const file = await fetch(uri);
+      expect(file.status).toBe(200);
+      expect(await file.text()).toContain("flavors:");
+      expect((await fetch(uri.replace(/signature=[0-9a-f]/, "signature=x"))).status).toBe(403);
+      expect((await fetch(uri.replace(/expires=\d+/, "expires=1"))).status).toBe(403);
+      expect(await get("/api/2.0/mlflow/model-versions/get?name=churn_ws&version=1", {})).toMatchObject({ status: 401 });
+      // The registered model's permissions cover its versions.
+      const post = async (path: string, body: unknown) =>
+        (await (
+          await fetch(`${ws.url}${path}`, {
+            method: "POST",
+            headers: { ...auth, "content-type": "application/json" },
+            body: JSON.stringify(body),
+          })
+        ).json()) as Record<string, unknown>;
+      await post("/api/2.0/preview/scim/v2/Users", {
+        schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        userName: "alice@example.com",
+      });
+      const alice = {
+        authorization: `Bearer ${(await post("/__lakeforge/tokens", { user_name: "alice@example.com" })).token_value}`,
+      };
+      expect(await get("/api/2.0/mlflow/model-versions/get?name=churn_ws&version=1", alice)).toMatchObject({
+        status: 403,
+        body: { error_code: "PERMISSION_DENIED" },
+      });
+      const hidden = await get("/api/2.0/mlflow/model-versions/search?filter=name%3D%27churn_ws%27", alice);
+      expect(hidden.body.model_versions ?? []).toEqual([]);
+      // Deleting the model deletes its versions.
+      const del = await fetch(`${ws.url}/api/2.0/mlflow/registered-models/delete`, {
+        method: "DELETE",
+        headers: { ...auth, "content-type": "application/json" },
+        body: JSON.stringify({ name: "churn_ws" }),
+      });
+      expect(del.status).toBe(200);
+      const left = await get("/api/2.0/mlflow/model-versions/search?filter=name%3D%27churn_ws%27");
+      expect(left.body.model_versions ?? []).toEqual([]);
+      expect((await fetch(uri)).status).toBe(404);
+    } finally {
+      await ws.stop();
+    }
+  }, 600_000);
+
   test("the tracking server does not outlive a killed workspace process", async () => {
     const dir = mkdtempSync(join(tmpdir(), "lakeforge-ws-child-"));
     dirs.push(dir);

@@ -194,7 +194,7 @@ async function putFile(backend: MlflowBackend, serverPath: string, body: Buffer)
   return new RawResponse(204, undefined);
 }
 
-async function getFile(backend: MlflowBackend, c: RequestContext, serverPath: string): Promise<RawResponse> {
+export async function getFile(backend: MlflowBackend, c: RequestContext, serverPath: string): Promise<RawResponse> {
   const res = await backend.request("GET", `/api/2.0/mlflow-artifacts/artifacts/${encodePath(serverPath)}`, { absolute: true });
   if (res.status === 404 || res.status === 400) {
     throw new ApiError(404, "NOT_FOUND", "The file being accessed is not found.");

@@ -5,11 +5,12 @@ import type { Collection } from "../store/store.js";
 import { baseName, parentOf, permissionType, type WorkspaceTree, workspaceTree } from "../tree.js";
 import type { Workspace } from "../workspace.js";
 import { registerProxy } from "./mlflow-proxy.js";
+import { registerWorkspaceModelVersions } from "./mlflow-registry.js";
 import { registerUnityCatalogRegistry } from "./mlflow-uc.js";
 
 /**
- * MLflow on Databricks (`/api/2.0/mlflow/...`): experiments, the workspace model registry's
- * registered models, and the Unity Catalog model-version calls MLflow clients make when registering
+ * MLflow on Databricks (`/api/2.0/mlflow/...`): experiments, the workspace model registry (its
+ * registered models here, their versions and stages in `mlflow-registry.ts`), and the Unity Catalog model-version calls MLflow clients make when registering
  * a model in a `databricks-uc` registry.
  *
  * Experiments are named by workspace paths (`/Users/someone@example.com/my-experiment`) and are
@@ -39,6 +40,8 @@ export interface RegisteredModelRecord {
   creation_timestamp: number;
   last_updated_timestamp: number;
   user_id: string;
+  /** The highest version number ever given (numbers are not reused after a delete). */
+  last_version?: number;
 }
 
 const EXPERIMENT_LEVELS = ["CAN_READ", "CAN_EDIT", "CAN_MANAGE"];
@@ -174,7 +177,7 @@ function maxResults(input: JsonObject, fallback: number, cap: number): number {
   return n;
 }
 
-function tagList(raw: unknown, what: string): { key: string; value: string }[] {
+export function tagList(raw: unknown, what: string): { key: string; value: string }[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw invalid(`${what} must be a list of {key, value} objects`);
   return raw.map((t) => {
@@ -186,7 +189,7 @@ function tagList(raw: unknown, what: string): { key: string; value: string }[] {
   });
 }
 
-function checkTag(key: string, value: string): void {
+export function checkTag(key: string, value: string): void {
   if (key.length > MAX_TAG_KEY) throw invalid(`Tag key '${key.slice(0, 40)}...' is longer than ${MAX_TAG_KEY} characters.`);
   if (value.length > MAX_TAG_VALUE) throw invalid(`The value of tag '${key}' is longer than ${MAX_TAG_VALUE} characters.`);
 }
@@ -490,6 +493,14 @@ export function register(r: Router, ws: Workspace): void {
     return m;
   };
 
+  const registry = registerWorkspaceModelVersions(r, ws, {
+    models,
+    requireModel,
+    canRead: (p, m) => perms.has(p, "registered-models", m.id, "CAN_READ"),
+    tagList,
+    checkTag,
+  });
+
   const modelJson = (m: RegisteredModelRecord): JsonObject => ({
     name: m.name,
     creation_timestamp: m.creation_timestamp,
@@ -497,6 +508,7 @@ export function register(r: Router, ws: Workspace): void {
     user_id: m.user_id,
     ...(m.description !== undefined && m.description !== "" ? { description: m.description } : {}),
     ...(m.tags.length > 0 ? { tags: m.tags } : {}),
+    ...registry.modelExtras(m),
   });
 
   const modelName = (raw: unknown): string => {
@@ -565,6 +577,7 @@ export function register(r: Router, ws: Workspace): void {
 
   r.delete("/api/2.0/mlflow/registered-models/delete", (c) => {
     const m = requireModel(c.principal, str(c.input, "name"), "CAN_MANAGE");
+    registry.dropVersions(m);
     models.delete(m.id);
     perms.drop("registered-models", m.id);
     return {};
