@@ -208,3 +208,16 @@ export function page<T>(items: T[], pageToken: string | undefined, limit: number
     ? { items: slice, next: Buffer.from(String(nextOffset)).toString("base64url") }
     : { items: slice };
 }
+
+/**
+ * The answer to a route the workspace does not serve: 501 `NOT_IMPLEMENTED`, reported through `report`
+ * (the workspace logs it) so gaps are visible.
+ */
+export function notImplemented(
+  report: { onNotImplemented(method: string, path: string): void },
+  method: string,
+  path: string,
+): ApiError {
+  report.onNotImplemented(method, path);
+  return new ApiError(501, "NOT_IMPLEMENTED", `${method} ${path} is not implemented`);
+}

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { join, resolve } from "node:path";
-import { ApiError, type JsonObject, RawResponse, type RequestContext, Router } from "./http.js";
+import { ApiError, type JsonObject, notImplemented, RawResponse, type RequestContext, Router } from "./http.js";
 import { type Principal, tokenKey } from "./identity.js";
 import { configureMlflow, stopMlflow } from "./mlflow/backend.js";
 import { registerServices } from "./server/index.js";
@@ -304,10 +304,7 @@ async function handle(router: Router, ws: Workspace, req: IncomingMessage, res: 
   try {
     const raw = await readBody(req);
     const match = router.match(method, path);
-    if (!match) {
-      ws.settings.onNotImplemented(method, path);
-      throw new ApiError(501, "NOT_IMPLEMENTED", `${method} ${path} is not implemented`);
-    }
+    if (!match) throw notImplemented(ws.settings, method, path);
     if (match.options.auth !== false) principal = ws.identity.authenticate(req.headers.authorization);
 
     let applyThenStatus: number | undefined;

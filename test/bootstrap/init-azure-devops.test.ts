@@ -2,12 +2,12 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { ACCESS_LEVELS } from "../../src/bootstrap/azure-devops/resources/repository-permission.js";
 import { azureDevopsStatePath } from "../../src/cli/init.js";
-import { main } from "../../src/cli/main.js";
 import { MANIFEST_PATH } from "../../src/template/project.js";
 import { type AzureDevopsFake, startAzureDevopsFake } from "../fakes/azure-devops/server.js";
+import { runCli } from "../support/cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "lakeforge-init-ado-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -47,32 +47,8 @@ async function setup() {
   return { fake, token, env: { ...CANARIES, AZURE_DEVOPS_EXT_PAT: token, GITHUB_ADMINS_GROUP: "ml-admins" } };
 }
 
-/** Runs the CLI in this process with `env` added to the environment, capturing stdout and stderr. */
-async function cli(env: Record<string, string>, ...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    stdout += String(s);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    stderr += String(s);
-    return true;
-  });
-  const saved = { ...process.env };
-  for (const k of ENV_KEYS) delete process.env[k];
-  Object.assign(process.env, env);
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.env = saved;
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** Runs the CLI in this process with `env` added to an environment holding no Azure DevOps settings of this machine. */
+const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, { env, unset: ENV_KEYS });
 
 const writesOf = (f: AzureDevopsFake) => f.requests.filter((r) => r.method !== "GET" && r.method !== "OPTIONS").length;
 const secretsAndToken = (token: string) => [...Object.values(CANARIES), token];

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { githubStatePath } from "../../src/cli/init.js";
-import { main } from "../../src/cli/main.js";
 import { MANIFEST_PATH } from "../../src/template/project.js";
 import { type GithubFake, startGithubFake } from "../fakes/github/server.js";
+import { runCli } from "../support/cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "lakeforge-init-github-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -45,43 +45,22 @@ async function setup() {
   return { fake, token, env };
 }
 
-/** Runs the CLI in this process with `env` added to the environment, capturing stdout and stderr. */
-async function cli(env: Record<string, string>, ...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    stdout += String(s);
-    return true;
+/** Runs the CLI in this process with `env` added to an environment holding no GitHub settings of this machine. */
+const cli = (env: Record<string, string>, ...args: string[]) =>
+  runCli(args, {
+    env,
+    unset: [
+      "GITHUB_TOKEN",
+      "GITHUB_API_URL",
+      "LAKEFORGE_GITHUB_THROTTLE",
+      "GITHUB_ADMINS_GROUP",
+      "GITHUB_CONTRIBUTOR_GROUP",
+      "GITHUB_APP_ID",
+      "GITHUB_APP_PRIVATE_KEY",
+      "GITHUB_APP_PRIVATE_KEY_FILE",
+      "GITHUB_APP_INSTALLATION_ID",
+    ],
   });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    stderr += String(s);
-    return true;
-  });
-  const saved = { ...process.env };
-  for (const k of [
-    "GITHUB_TOKEN",
-    "GITHUB_API_URL",
-    "LAKEFORGE_GITHUB_THROTTLE",
-    "GITHUB_ADMINS_GROUP",
-    "GITHUB_CONTRIBUTOR_GROUP",
-    "GITHUB_APP_ID",
-    "GITHUB_APP_PRIVATE_KEY",
-    "GITHUB_APP_PRIVATE_KEY_FILE",
-    "GITHUB_APP_INSTALLATION_ID",
-  ])
-    delete process.env[k];
-  Object.assign(process.env, env);
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.env = saved;
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
 
 function expectNoSecret(text: string, values: string[]) {
   for (const v of values) expect(text.includes(v), "a secret value appeared in the CLI output").toBe(false);

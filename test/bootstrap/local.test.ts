@@ -3,17 +3,17 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { type LocalForgeCtx, localProvider } from "../../src/bootstrap/local/provider.js";
 import { forgePaths, readLocalSecrets } from "../../src/bootstrap/local/store.js";
 import { BootstrapError, bootstrap, PreflightError } from "../../src/bootstrap/orchestrate.js";
 import { requestFromProject } from "../../src/bootstrap/request.js";
 import type { BootstrapRequest, ForgeProvider } from "../../src/bootstrap/types.js";
-import { main } from "../../src/cli/main.js";
 import { planToJson } from "../../src/engine/render.js";
 import type { ResourceAdapter } from "../../src/engine/types.js";
 import { resolveOptions } from "../../src/template/input.js";
 import { buildManifest, MANIFEST_PATH, manifestText, renderProject } from "../../src/template/project.js";
+import { runCli } from "../support/cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "lakeforge-bootstrap-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -314,31 +314,8 @@ describe("local forge bootstrap", () => {
   });
 });
 
-/** Runs the CLI, capturing stdout and stderr. */
-async function cli(env: Record<string, string>, ...args: string[]) {
-  let stdout = "";
-  let stderr = "";
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((s) => {
-    stdout += String(s);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((s) => {
-    stderr += String(s);
-    return true;
-  });
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  process.exitCode = undefined;
-  try {
-    const code = await main(["node", "lakeforge", ...args]);
-    return { code, stdout, stderr };
-  } finally {
-    process.env = saved;
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+/** Runs the CLI in this process with `env` added, capturing stdout and stderr. */
+const cli = (env: Record<string, string>, ...args: string[]) => runCli(args, { env });
 
 describe("lakeforge init --forge", () => {
   it("renders, creates the local repository, and converges on a re-run", async () => {

@@ -9,9 +9,12 @@ export interface CliResult {
 /**
  * Runs the Lakeforge CLI in this process; returns its exit code and what it wrote on stdout and
  * stderr. With `env`, the run sees no `DATABRICKS_*` variable of the process but those of `env` (the
- * workspace it is pointed at); the environment is restored afterwards.
+ * workspace it is pointed at), nor any variable named in `unset`; the environment is restored afterwards.
  */
-export async function runCli(args: string[], opts: { env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; unset?: readonly string[] } = {},
+): Promise<CliResult> {
   let stdout = "";
   let stderr = "";
   const out = process.stdout.write.bind(process.stdout);
@@ -25,9 +28,11 @@ export async function runCli(args: string[], opts: { env?: Record<string, string
     return true;
   }) as typeof process.stderr.write;
   const saved = { ...process.env };
-  if (opts.env) {
+  const isolate = opts.env !== undefined || opts.unset !== undefined;
+  if (isolate) {
     for (const k of Object.keys(process.env)) if (k.startsWith("DATABRICKS_")) delete process.env[k];
-    Object.assign(process.env, opts.env);
+    for (const k of opts.unset ?? []) delete process.env[k];
+    Object.assign(process.env, opts.env ?? {});
   }
   const previous = process.exitCode;
   process.exitCode = undefined;
@@ -37,7 +42,7 @@ export async function runCli(args: string[], opts: { env?: Record<string, string
   } finally {
     process.stdout.write = out;
     process.stderr.write = err;
-    if (opts.env) {
+    if (isolate) {
       for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
       Object.assign(process.env, saved);
     }

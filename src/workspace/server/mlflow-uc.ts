@@ -1,4 +1,4 @@
-import { ApiError, invalid, type JsonObject, page, type Router, requireStr, str } from "../http.js";
+import { ApiError, invalid, type JsonObject, notImplemented, page, type Router, requireStr, str } from "../http.js";
 import type { Principal } from "../identity.js";
 import type { Workspace } from "../workspace.js";
 import { type ModelRecord, type ModelVersionRecord, unityCatalog } from "./unity-catalog.js";
@@ -309,10 +309,11 @@ export function registerUnityCatalogRegistry(r: Router, ws: Workspace): void {
   // Lineage is accepted and not recorded.
   r.post(`${PREFIX}/model-versions/emit-lineage`, () => ({}));
 
-  // Cloud credentials and prompts are not served: clients use the Files API paths instead.
+  // Cloud credentials and prompts are not served (clients use the Files API paths instead). This
+  // keeps the rest of the prefix from reaching the MLflow server behind `/api/2.0/mlflow/*`.
   for (const method of ["GET", "POST", "PATCH", "PUT", "DELETE"]) {
     r.add(method, `${PREFIX}/*rest`, (c) => {
-      throw new ApiError(501, "NOT_IMPLEMENTED", `${c.method} ${c.path} is not implemented`);
+      throw notImplemented(ws.settings, c.method, c.path);
     });
   }
 }

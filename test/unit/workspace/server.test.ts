@@ -182,6 +182,20 @@ describe("authentication and errors", () => {
     expect(r.body).toEqual({ error_code: "NOT_IMPLEMENTED", message: "POST /api/2.0/no-such-service/do-it is not implemented" });
   });
 
+  it("logs every endpoint it does not serve, also under a prefix a service answers in part", async () => {
+    const lines: string[] = [];
+    const ws = await start({ ephemeral: true, log: (line) => lines.push(line) });
+    const path = "/api/2.0/mlflow/unity-catalog/prompts/create";
+    const r = await call(ws, "POST", path, {});
+    expect(r.status).toBe(501);
+    expect(r.body).toEqual({ error_code: "NOT_IMPLEMENTED", message: `POST ${path} is not implemented` });
+    await call(ws, "GET", "/api/2.0/no-such-service/list");
+    expect(lines.filter((l) => l.startsWith("not implemented: "))).toEqual([
+      `not implemented: POST ${path}`,
+      "not implemented: GET /api/2.0/no-such-service/list",
+    ]);
+  });
+
   it("puts x-databricks-org-id on every response", async () => {
     const ws = await start();
     const id = ws.workspace.workspaceId;
