@@ -6,9 +6,9 @@ import { azureDevopsProvider, createAzureDevopsContext } from "../bootstrap/azur
 import { createGithubContext, githubProvider, withGithubOwner } from "../bootstrap/github/index.js";
 import { localProvider, RemovableFileStateBackend } from "../bootstrap/local/provider.js";
 import { defaultForgeDir, forgePaths } from "../bootstrap/local/store.js";
-import { bootstrap } from "../bootstrap/orchestrate.js";
+import { type BootstrapOptions, type BootstrapResult, bootstrap } from "../bootstrap/orchestrate.js";
 import { REPOSITORY_SETTING_FLAGS, requestFromProject } from "../bootstrap/request.js";
-import type { BootstrapRequest } from "../bootstrap/types.js";
+import type { BootstrapRequest, ForgeProvider } from "../bootstrap/types.js";
 import type { ProgressEvent } from "../engine/engine.js";
 import { UserError } from "../lib/errors.js";
 import { Secret } from "../lib/secret.js";
@@ -194,18 +194,32 @@ function progressTo(out: Output, o: InitOptions): (e: ProgressEvent) => void {
   };
 }
 
-/** Creates (or converges) the project's repository in the local forge. */
-async function runForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions) {
-  const request = projectRequest(out, answers, result, o);
-  const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
-  const outcome = await bootstrap(localProvider(), { forgeDir }, request, {
+/** Runs the bootstrap with the command's dry-run, rollback and progress choices; prints the plan unless --json. */
+async function runBootstrap<Ctx>(
+  out: Output,
+  o: InitOptions,
+  provider: ForgeProvider<Ctx>,
+  ctx: Ctx,
+  request: BootstrapRequest,
+  extra: Pick<BootstrapOptions, "state"> = {},
+): Promise<BootstrapResult> {
+  const outcome = await bootstrap(provider, ctx, request, {
     dryRun: o.dryRun === true,
     ...(o.rollback === false ? { rollback: false } : {}),
+    ...extra,
     progress: progressTo(out, o),
   });
   if (!o.json) {
     for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
   }
+  return outcome;
+}
+
+/** Creates (or converges) the project's repository in the local forge. */
+async function runForge(out: Output, answers: ProjectAnswers, result: InitResult, o: InitOptions) {
+  const request = projectRequest(out, answers, result, o);
+  const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
+  const outcome = await runBootstrap(out, o, localProvider(), { forgeDir }, request);
   return {
     name: o.forge,
     forge_dir: forgeDir,
@@ -342,15 +356,14 @@ async function runGithubForge(out: Output, answers: ProjectAnswers, result: Init
   const provider = githubProvider({
     protection: { kind: o.protection === "branch-protection" ? "branch-protection" : "rulesets" },
   });
-  const outcome = await bootstrap(provider, ctx, request, {
-    dryRun: o.dryRun === true,
-    ...(o.rollback === false ? { rollback: false } : {}),
-    ...(provider.stateBackend ? {} : { state: new RemovableFileStateBackend(stateFile) }),
-    progress: progressTo(out, o),
-  });
-  if (!o.json) {
-    for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
-  }
+  const outcome = await runBootstrap(
+    out,
+    o,
+    provider,
+    ctx,
+    request,
+    provider.stateBackend ? {} : { state: new RemovableFileStateBackend(stateFile) },
+  );
   return {
     name: o.forge,
     api_url: conn.baseUrl,
@@ -444,14 +457,8 @@ async function runAzureDevopsForge(
   const request = { ...projectRequest(out, answers, result, { ...o, org: undefined }), owner: conn.project };
   const forgeDir = resolve(o.forgeDir ?? defaultForgeDir());
   const stateFile = azureDevopsStatePath(forgeDir, conn.orgUrl, conn.project, request.name);
-  const outcome = await bootstrap(azureDevopsProvider({ state: new RemovableFileStateBackend(stateFile) }), ctx, request, {
-    dryRun: o.dryRun === true,
-    ...(o.rollback === false ? { rollback: false } : {}),
-    progress: progressTo(out, o),
-  });
-  if (!o.json) {
-    for (const line of outcome.rendered.trimEnd().split("\n")) out.info(line);
-  }
+  const provider = azureDevopsProvider({ state: new RemovableFileStateBackend(stateFile) });
+  const outcome = await runBootstrap(out, o, provider, ctx, request);
   return {
     name: o.forge,
     org_url: conn.orgUrl,
